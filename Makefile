@@ -1,0 +1,58 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Front end for the paravirt scheduling series. Each target delegates to
+# one script in scripts/; 'make help' lists them.
+#
+#   KERNEL_SRC=<dir>  build the series on another kernel tree
+#   JOBS=<n>          parallel kernel build jobs (default: nproc)
+
+SHELL := /bin/bash
+BUILD ?= $(CURDIR)/build
+export BUILD KERNEL_SRC JOBS
+
+CONFIG_TEST := config/guest.config config/debug.config
+CONFIG_BENCH := config/guest.config
+
+.PHONY: help deps tree ensure-tree series kernel test check demo bench clean
+
+help:
+	@sed -n 's/^## \{0,1\}//p' $(MAKEFILE_LIST)
+
+## demo     boot the patched 8-vCPU guest, mark CPUs 2-7 under load, show /proc/stat
+demo: kernel
+	scripts/demo.sh
+
+## test     build everything needed and run the selftests in an 8-vCPU guest
+test: kernel
+	scripts/test.sh
+
+## check    checkpatch --strict, per-patch build, W=1/sparse, SMP=n, DEBUG_FS=n
+check: deps ensure-tree
+	scripts/check.sh
+
+## bench    benchmarks against CPU hotplug and the unpatched kernel (QUICK=1: short)
+bench: deps ensure-tree
+	scripts/bench.sh
+
+## kernel   build the test kernel (lockdep and friends) into build/bzImage
+kernel: deps ensure-tree
+	scripts/kernel.sh -O $(BUILD)/obj/test -o $(BUILD)/bzImage $(CONFIG_TEST)
+
+## tree     (re)create build/linux: pristine source tagged 'base' + patches/
+tree: deps
+	scripts/tree.sh
+
+## series   export base..HEAD of build/linux into patches/
+series:
+	scripts/series.sh
+
+## deps     install the Debian packages the other targets need
+deps:
+	scripts/deps.sh
+
+ensure-tree: deps
+	scripts/tree.sh --ensure
+
+## clean    remove build/ except the downloaded source package
+clean:
+	rm -rf $(BUILD)/obj $(BUILD)/selftests $(BUILD)/bzImage $(BUILD)/*.log

@@ -1,0 +1,149 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Boot a kernel under QEMU with a busybox initramfs, run one shell command
+# in the guest and return its exit status.
+#
+# The console is streamed to stdout (and to LOG with -l). The run fails
+# when the kernel log shows a WARNING, BUG, Oops, panic, lockdep report,
+# hung task or RCU stall, even if the command succeeded.
+#
+# Usage: run-guest.sh [options] [--] COMMAND...
+#   -k KERNEL   bzImage to boot            (default: build/bzImage)
+#   -c CPUS     number of vCPUs            (default: 8)
+#   -m MEM      guest memory in MiB        (default: 1024)
+#   -t SECONDS  timeout for the whole run  (default: 600)
+#   -a ARGS     extra kernel command line
+#   -f SRC[:DST] copy a file or directory into the guest (default DST:
+#               /root/<name>); may be repeated
+#   -l LOG      also write the console to LOG
+#   -q          do not stream the console to stdout
+#   -v          full kernel log level on the console (default: warnings)
+#
+# Exit status: the command's; 124 on timeout; 125 when the kernel log
+# shows a problem or the guest died before the command finished.
+#
+# QEMU uses TCG, multi-threaded. ACCEL=kvm forces KVM; ACCEL=auto uses KVM
+# only when a probe boot under KVM really reaches userspace.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+kernel=$BUILD/bzImage cpus=8 mem=1024 tmo=600 append= log= quiet=0 loglevel=5
+files=()
+while getopts k:c:m:t:a:f:l:qv opt; do
+	case $opt in
+	k) kernel=$OPTARG ;;
+	c) cpus=$OPTARG ;;
+	m) mem=$OPTARG ;;
+	t) tmo=$OPTARG ;;
+	a) append=$OPTARG ;;
+	f) files+=("$OPTARG") ;;
+	l) log=$OPTARG ;;
+	q) quiet=1 ;;
+	v) loglevel=8 ;;
+	*) sed -n 's/^# \{0,1\}//; /^Usage/,/^$/p' "$0" >&2; exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# -gt 0 ] || die "no command given (see the usage in $0)"
+[ -f "$kernel" ] || die "no kernel at $kernel (run 'make kernel')"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (scripts/deps.sh)"
+[ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q static ||
+	[ -x /bin/busybox ] || die "busybox-static missing (scripts/deps.sh)"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# --- initramfs --------------------------------------------------------------
+root=$work/root
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,root,etc,usr/bin,usr/sbin}
+cp /bin/busybox "$root/bin/busybox"
+for applet in $(/bin/busybox --list); do
+	# 'busybox --list' names busybox itself: do not replace the binary.
+	[ "$applet" = busybox ] && continue
+	[ -e "$root/bin/$applet" ] || ln -s busybox "$root/bin/$applet"
+done
+for spec in "${files[@]}"; do
+	srcf=${spec%%:*}
+	dst=/root/$(basename "$srcf")
+	[ "$spec" != "$srcf" ] && dst=${spec#*:}
+	[ -e "$srcf" ] || die "no such file: $srcf"
+	mkdir -p "$root$(dirname "$dst")"
+	cp -a "$srcf" "$root$dst"
+done
+printf '%s\n' "$*" > "$root/cmd"
+cat > "$root/init" <<'INIT'
+#!/bin/sh
+export PATH=/root:/bin:/sbin:/usr/bin:/usr/sbin HOME=/root
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+mount -t tmpfs tmpfs /tmp
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+mkdir -p /sys/fs/cgroup && mount -t cgroup2 cgroup2 /sys/fs/cgroup 2>/dev/null
+cd /root
+echo "@@GUEST-START@@ $(nproc) cpus, $(uname -r)"
+sh /cmd
+echo "@@GUEST-EXIT@@ $?"
+sync
+poweroff -f
+INIT
+chmod +x "$root/init"
+(cd "$root" && find . | cpio -o -H newc --quiet) > "$work/initrd"
+
+# --- accelerator --------------------------------------------------------------
+accel=${ACCEL:-tcg}
+if [ "$accel" = auto ]; then
+	accel=tcg
+	probe=$BUILD/.kvm-probe
+	if [ -w /dev/kvm ] && [ ! -f "$probe" ]; then
+		# /dev/kvm may exist without being able to run a guest (nested
+		# hosts): boot once and remember whether userspace was reached.
+		if timeout 20 qemu-system-x86_64 -accel kvm -cpu host -smp 1 -m 256 \
+			-nographic -no-reboot -kernel "$kernel" -initrd "$work/initrd" \
+			-append "console=ttyS0 panic=-1 loglevel=1" </dev/null 2>/dev/null |
+			grep -q '@@GUEST-START@@'; then
+			echo kvm > "$probe"
+		else
+			echo tcg > "$probe"
+		fi
+	fi
+	[ -f "$probe" ] && accel=$(cat "$probe")
+fi
+case $accel in
+kvm) qaccel=(-accel kvm -cpu host) ;;
+tcg) qaccel=(-accel tcg,thread=multi -cpu max) ;;
+*) die "ACCEL must be tcg, kvm or auto" ;;
+esac
+
+# --- boot --------------------------------------------------------------------
+out=$work/console
+[ -n "$log" ] && out=$log
+: > "$out"
+cmdline="console=ttyS0 panic=-1 loglevel=$loglevel $append"
+set +e
+timeout -k 10 "$tmo" qemu-system-x86_64 "${qaccel[@]}" -smp "$cpus" -m "$mem" \
+	-nographic -no-reboot -nodefaults -serial stdio -display none \
+	-kernel "$kernel" -initrd "$work/initrd" -append "$cmdline" </dev/null 2>&1 |
+	if [ $quiet = 1 ]; then cat >> "$out"; else tee -a "$out"; fi
+qrc=${PIPESTATUS[0]}
+set -e
+
+# Kernel lines carry a printk timestamp; userspace output does not.
+problems=$(grep -a -E '\[ *[0-9]+\.[0-9]+\] (.*)(WARNING:|BUG:|Oops|Kernel panic|general protection fault|INFO: task .* blocked|detected stall|self-detected stall|rcu_.* stall|DEBUG_LOCKS_WARN_ON|UBSAN:|KASAN:)' "$out" || true)
+rc=$(sed -n 's/.*@@GUEST-EXIT@@ \([0-9]*\).*/\1/p' "$out" | tail -n1)
+
+if [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	echo "run-guest: timed out after ${tmo}s" >&2
+	exit 124
+fi
+if [ -n "$problems" ]; then
+	echo "run-guest: the kernel log shows a problem:" >&2
+	echo "$problems" | head -n 20 >&2
+	exit 125
+fi
+if [ -z "$rc" ]; then
+	echo "run-guest: the guest stopped before the command finished (qemu exit $qrc)" >&2
+	exit 125
+fi
+exit "$rc"

@@ -1,0 +1,41 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Run the paravirt kselftests in an 8-vCPU guest booted from build/bzImage
+# and print 'N passed, N failed' (', N skipped' when any) last. Exits
+# non-zero on any failure, including a kernel WARNING/BUG/lockdep report
+# or RCU stall during the run.
+#
+# Usage: test.sh [-k KERNEL] [-c CPUS] [-t TIMEOUT]
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+kernel=$BUILD/bzImage cpus=8 tmo=1200
+while getopts k:c:t: opt; do
+	case $opt in
+	k) kernel=$OPTARG ;;
+	c) cpus=$OPTARG ;;
+	t) tmo=$OPTARG ;;
+	*) die "usage: test.sh [-k KERNEL] [-c CPUS] [-t TIMEOUT]" ;;
+	esac
+done
+
+out=$BUILD/selftests
+rm -rf "$out"
+mapfile -t progs < <("$TOP/scripts/selftests.sh" -o "$out" | xargs -n1 basename)
+[ ${#progs[@]} -gt 0 ] || die "no selftest programs"
+
+{
+	echo 'cd /root/selftests'
+	for p in "${progs[@]}"; do
+		echo "echo '@@TEST-BEGIN@@ $p'; ./$p; echo \"@@TEST-END@@ $p \$?\""
+	done
+} > "$out/run.sh"
+
+log=$BUILD/test-console.log
+log "running ${#progs[@]} selftest programs in a $cpus-vCPU guest (console: $log)"
+set +e
+"$TOP/scripts/run-guest.sh" -k "$kernel" -c "$cpus" -t "$tmo" -l "$log" -q \
+	-f "$out:/root/selftests" -- sh /root/selftests/run.sh
+grc=$?
+set -e
+python3 "$TOP/scripts/ktap.py" "$LINUX" "$log" "$grc"
