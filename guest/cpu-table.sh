@@ -9,7 +9,7 @@ interval=${1:-1}
 a=$(grep '^cpu[0-9]' /proc/stat)
 sleep "$interval"
 b=$(grep '^cpu[0-9]' /proc/stat)
-nr=$(awk '/^cpu#/ { sub(/,/, "", $2); cpu = $2 }
+nr=$(awk '/^cpu#/ { cpu = $1; gsub(/cpu#|,/, "", cpu) }
 	  /^  \.nr_running/ && cpu != "" { print cpu, $3; cpu = "" }' \
 	/sys/kernel/debug/sched/debug 2>/dev/null)
 printf '%s\n--\n%s\n--\n%s\n' "$a" "$b" "$nr" | awk '

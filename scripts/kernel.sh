@@ -40,36 +40,47 @@ kmake() {
 	make -s -C "$src" O="$obj" "$@"
 }
 
-kmake tinyconfig >/dev/null
-(cd "$src" && scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" "${frags[@]}") >/dev/null
-kmake olddefconfig >/dev/null
+# Regenerate .config only when a fragment or a Kconfig file is newer than
+# it, so that an unchanged configuration costs nothing.
+stamp=$obj/.config-fragments
+if [ -f "$obj/.config" ] && [ -f "$stamp" ] &&
+   [ "$(cat "$stamp")" = "${frags[*]}" ] &&
+   [ -z "$(find "${frags[@]}" "$src" -name 'Kconfig*' -newer "$obj/.config" -print -quit 2>/dev/null)" ] &&
+   [ -z "$(find "${frags[@]}" -newer "$obj/.config" -print -quit)" ]; then
+	:
+else
+	kmake tinyconfig >/dev/null
+	(cd "$src" && scripts/kconfig/merge_config.sh -m -O "$obj" "$obj/.config" "${frags[@]}") >/dev/null
+	kmake olddefconfig >/dev/null
 
-# Check that each requested option made it, for symbols this tree has.
-known=$(cd "$src" && find . -name 'Kconfig*' -not -path './tools/*' -print0 |
-	xargs -0 sed -n 's/^[[:space:]]*\(menu\)\{0,1\}config[[:space:]]\{1,\}\([A-Za-z0-9_]*\).*/\2/p' |
-	sort -u)
-# The last fragment that sets a symbol wins, as in merge_config.sh.
-declare -A want=()
-while IFS= read -r line; do
-	case $line in
-	CONFIG_*=*) want[${line%%=*}]=${line#*=} ;;
-	"# CONFIG_"*" is not set") sym=${line#\# }; want[${sym%% *}]=n ;;
-	esac
-done < <(cat "${frags[@]}")
-bad=0
-for sym in "${!want[@]}"; do
-	grep -qx "${sym#CONFIG_}" <<<"$known" || continue
-	val=${want[$sym]}
-	if [ "$val" = n ]; then
-		grep -q "^$sym=" "$obj/.config" || continue
-	else
-		grep -qx "$sym=$val" "$obj/.config" && continue
-	fi
-	echo "kernel.sh: $sym=$val requested, .config has:" \
-		"$(grep "^$sym=\|^# $sym " "$obj/.config" || echo nothing)" >&2
-	bad=1
-done
-[ $bad -eq 0 ] || die "configuration does not match the fragments"
+	# Check that each requested option made it, for symbols this tree has.
+	known=$(cd "$src" && find . -name 'Kconfig*' -not -path './tools/*' -print0 |
+		xargs -0 sed -n 's/^[[:space:]]*\(menu\)\{0,1\}config[[:space:]]\{1,\}\([A-Za-z0-9_]*\).*/\2/p' |
+		sort -u)
+	# The last fragment that sets a symbol wins, as in merge_config.sh.
+	declare -A want=()
+	while IFS= read -r line; do
+		case $line in
+		CONFIG_*=*) want[${line%%=*}]=${line#*=} ;;
+		"# CONFIG_"*" is not set") sym=${line#\# }; want[${sym%% *}]=n ;;
+		esac
+	done < <(cat "${frags[@]}")
+	bad=0
+	for sym in "${!want[@]}"; do
+		grep -qx "${sym#CONFIG_}" <<<"$known" || continue
+		val=${want[$sym]}
+		if [ "$val" = n ]; then
+			grep -q "^$sym=" "$obj/.config" || continue
+		else
+			grep -qx "$sym=$val" "$obj/.config" && continue
+		fi
+		echo "kernel.sh: $sym=$val requested, .config has:" \
+			"$(grep "^$sym=\|^# $sym " "$obj/.config" || echo nothing)" >&2
+		bad=1
+	done
+	[ $bad -eq 0 ] || die "configuration does not match the fragments"
+	echo "${frags[*]}" > "$stamp"
+fi
 
 log "building $target in $obj"
 kmake -j"$jobs" "$target"
