@@ -11,39 +11,44 @@ not finish counts as one failure.
 Prints 'N passed, N failed' (', N skipped' when any) as the last line and
 exits 1 when anything failed.
 
-A GUEST-STATUS of 124 (timeout) or 125 (kernel problem, see run-guest.sh)
-counts as one more failure.
+Each console log may carry the guest's exit status after a colon: 124
+(timeout) or 125 (kernel problem, see run-guest.sh) counts as one more
+failure.
 
-Usage: ktap.py KERNEL-TREE CONSOLE-LOG [GUEST-STATUS]
+Usage: ktap.py KERNEL-TREE CONSOLE-LOG[:GUEST-STATUS]...
 """
 import re
 import sys
 
 
 def main():
-    if len(sys.argv) not in (3, 4):
+    if len(sys.argv) < 3:
         sys.exit(__doc__.strip().splitlines()[-1])
     sys.path.insert(0, sys.argv[1] + "/tools/testing/kunit")
     import kunit_parser  # pylint: disable=import-outside-toplevel
 
     begin = re.compile(r"@@TEST-BEGIN@@ (\S+)")
     end = re.compile(r"@@TEST-END@@ (\S+) (\d+)")
-    runs, cur = [], None
-    with open(sys.argv[2], errors="replace") as log:
-        for line in log:
-            line = line.replace("\r", "")
-            m = begin.search(line)
-            if m:
-                cur = {"name": m.group(1), "lines": [], "rc": None}
-                runs.append(cur)
-                continue
-            m = end.search(line)
-            if m and cur is not None:
-                cur["rc"] = int(m.group(2))
-                cur = None
-                continue
-            if cur is not None:
-                cur["lines"].append(line)
+    runs, guests = [], []
+    for arg in sys.argv[2:]:
+        path, _, status = arg.rpartition(":") if ":" in arg else (arg, "", "0")
+        guests.append((path, int(status or 0)))
+        cur = None
+        with open(path, errors="replace") as log:
+            for line in log:
+                line = line.replace("\r", "")
+                m = begin.search(line)
+                if m:
+                    cur = {"name": m.group(1), "lines": [], "rc": None}
+                    runs.append(cur)
+                    continue
+                m = end.search(line)
+                if m and cur is not None:
+                    cur["rc"] = int(m.group(2))
+                    cur = None
+                    continue
+                if cur is not None:
+                    cur["lines"].append(line)
 
     passed = failed = skipped = 0
     for run in runs:
@@ -67,13 +72,13 @@ def main():
     if not runs:
         print("no test program ran")
         failed += 1
-    guest = int(sys.argv[3]) if len(sys.argv) == 4 else 0
-    if guest == 124:
-        print("guest: timed out")
-        failed += 1
-    elif guest == 125:
-        print("guest: the kernel log shows a problem (see the console log)")
-        failed += 1
+    for path, guest in guests:
+        if guest == 124:
+            print(f"guest: timed out (see {path})")
+            failed += 1
+        elif guest == 125:
+            print(f"guest: the kernel log shows a problem (see {path})")
+            failed += 1
 
     summary = f"{passed} passed, {failed} failed"
     if skipped:

@@ -26,16 +26,26 @@ mapfile -t progs < <("$TOP/scripts/selftests.sh" -o "$out" | xargs -n1 basename)
 
 {
 	echo 'cd /root/selftests'
-	for p in "${progs[@]}"; do
-		echo "echo '@@TEST-BEGIN@@ $p'; ./$p; echo \"@@TEST-END@@ $p \$?\""
-	done
+	echo 'for p in "$@"; do'
+	echo '	name=${p%% *}'
+	echo '	echo "@@TEST-BEGIN@@ $name"'
+	echo '	./$p'
+	echo '	echo "@@TEST-END@@ $name $?"'
+	echo 'done'
 } > "$out/run.sh"
 
+# The whole suite, then the nohz_full test in a guest booted for it.
 log=$BUILD/test-console.log
+log_nohz=$BUILD/test-console-nohz.log
 log "running ${#progs[@]} selftest programs in a $cpus-vCPU guest (console: $log)"
 set +e
 "$TOP/scripts/run-guest.sh" -k "$kernel" -c "$cpus" -t "$tmo" -l "$log" -q \
-	-f "$out:/root/selftests" -- sh /root/selftests/run.sh
+	-f "$out:/root/selftests" -- sh /root/selftests/run.sh "${progs[@]}"
 grc=$?
+log "running the nohz_full test with nohz_full=2-$((cpus - 1)) (console: $log_nohz)"
+"$TOP/scripts/run-guest.sh" -k "$kernel" -c "$cpus" -t "$tmo" -l "$log_nohz" -q \
+	-a "nohz_full=2-$((cpus - 1))" -f "$out:/root/selftests" -- \
+	sh /root/selftests/run.sh "'paravirt_sched_test -t nohz_full_task_leaves'"
+grc_nohz=$?
 set -e
-python3 "$TOP/scripts/ktap.py" "$LINUX" "$log" "$grc"
+python3 "$TOP/scripts/ktap.py" "$LINUX" "$log:$grc" "$log_nohz:$grc_nohz"

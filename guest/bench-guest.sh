@@ -1,0 +1,139 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# One benchmark round for one configuration, in the guest (busybox sh):
+# set the configuration up, run every workload once and print one
+# '@@R workload=W metric=M value=V unit=U' line per result for
+# scripts/bench.sh. '@@I' lines describe the guest, '@@E' lines are errors.
+#
+# Usage: bench-guest.sh [-m CPULIST] [-o FIRST-LAST] [-M] [-q]
+#   -m CPULIST     mark these CPUs paravirt before the workloads
+#   -o FIRST-LAST  offline these CPUs by hotplug before the workloads
+#   -M             also time the mechanism (mark/clear against hotplug)
+#   -q             quick: shorter workloads
+knob=/sys/kernel/debug/sched/paravirt
+H=/root/bench-helper
+mark= off= mech=0 quick=0
+while getopts m:o:Mq opt; do
+	case $opt in
+	m) mark=$OPTARG ;;
+	o) off=$OPTARG ;;
+	M) mech=1 ;;
+	q) quick=1 ;;
+	*) echo "usage: bench-guest.sh [-m CPULIST] [-o FIRST-LAST] [-M] [-q]"; exit 2 ;;
+	esac
+done
+
+if [ $quick = 1 ]; then
+	hb_loops=100 stress_s=2 pp_rounds=5000 ct_s=2 mech_reps=1
+else
+	hb_loops=300 stress_s=4 pp_rounds=20000 ct_s=4 mech_reps=3
+fi
+# The mechanism's busy loops, and the background load under cyclictest.
+nspin=16 nload=8
+
+r() {
+	echo "@@R workload=$1 metric=$2 value=$3 unit=$4"
+}
+
+err() {
+	echo "@@E $*"
+	status=1
+}
+status=0
+
+ms_since() {
+	echo $(( ($($H now) - $1) / 1000 ))e-3
+}
+
+info() {
+	echo "@@I $1 kernel=$(uname -r) online=$(cat /sys/devices/system/cpu/online)" \
+		"paravirt=$(cat $knob 2>/dev/null || echo n/a)"
+}
+
+info start
+# cyclictest wants POSIX shared memory.
+mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
+if [ -n "$off" ]; then
+	t0=$($H now)
+	for c in $(seq "${off%-*}" "${off#*-}"); do
+		echo 0 > /sys/devices/system/cpu/cpu$c/online || err "offline cpu$c"
+	done
+	r setup hotplug-offline-idle "$(ms_since "$t0")" ms
+fi
+if [ -n "$mark" ]; then
+	[ -e $knob ] || { echo "@@E $knob missing"; exit 1; }
+	echo "$mark" > $knob || { echo "@@E cannot mark $mark"; exit 1; }
+fi
+sleep 1
+info workloads
+
+# hackbench: 4 groups of 10 senders and 10 receivers (160 tasks).
+hb() {
+	name=$1
+	shift
+	t=$(hackbench "$@" -g 4 -f 10 -l $hb_loops 2>&1 | awk '/^Time:/ { print $2 }')
+	if [ -n "$t" ]; then r "$name" time "$t" s; else err "$name failed"; fi
+}
+hb hackbench-proc-pipe -p
+hb hackbench-proc-sock
+hb hackbench-thread-pipe -T -p
+hb hackbench-thread-sock -T
+
+# stress-ng STRESSOR N: bogo ops per second of wall time.
+sng() {
+	rm -f /tmp/sng.yaml
+	if stress-ng --"$1" "$2" $3 -t "$stress_s" --metrics-brief --temp-path /tmp -Y /tmp/sng.yaml \
+		>/tmp/sng.log 2>&1; then
+		v=$(awk '/bogo-ops-per-second-real-time:/ { print $2; exit }' /tmp/sng.yaml)
+		r "$4" ops-per-s "$v" ops/s
+	else
+		err "stress-ng --$1 failed: $(tail -n 3 /tmp/sng.log | tr '\n' ' ')"
+	fi
+}
+# Lock contention: 4 instances of 3 threads on one pthread mutex each.
+sng mutex 4 "" mutex-contention
+# Pure CPU-bound throughput: 8 integer workers, one per vCPU of the big guest.
+sng cpu 8 "--cpu-method int64" cpu-throughput
+
+# Wake-up latency with an idle machine: pipe ping-pong round trips.
+$H pingpong $pp_rounds || err "pingpong failed"
+
+# Wake-up latency of timer wake-ups (SCHED_FIFO, 4 threads, 1 ms period)
+# with 8 busy loops in the background.
+$H spin $nload &
+load=$!
+sleep 0.5
+if cyclictest -q -m -p 80 -t 4 -i 1000 -D "$ct_s" -h 50000 --json=/tmp/ct.json \
+	>/dev/null 2>/tmp/ct.err; then
+	# Sum the per-thread histograms; overflows (beyond 50 ms) count as the max.
+	awk '
+		/"histogram"/ { inh = 1; next }
+		inh && /}/ { inh = 0; next }
+		inh { gsub(/[",:]/, ""); h[$1 + 0] += $2 + 0; n += $2 + 0; next }
+		/"cycles"/ { gsub(/,/, ""); cycles += $2 + 0 }
+		/"max"/ { gsub(/,/, ""); v = $2 + 0; if (v > max) max = v }
+		END {
+			max += 0
+			if (cycles > n) { h[max] += cycles - n; n = cycles }
+			split("50 99 99.9", ps, " ")
+			for (k = 1; k <= 3; k++) {
+				want = n * ps[k] / 100; c = 0
+				for (us = 0; us <= max; us++) {
+					c += h[us]
+					if (c >= want) break
+				}
+				printf "@@R workload=cyclictest-load metric=p%s value=%d unit=us\n", ps[k], us
+			}
+			printf "@@R workload=cyclictest-load metric=max value=%d unit=us\n", max
+		}' /tmp/ct.json
+else
+	err "cyclictest failed: $(tr '\n' ' ' </tmp/ct.err)"
+fi
+kill $load
+wait $load 2>/dev/null
+
+if [ $mech = 1 ]; then
+	$H mech $knob 2-7 $nspin $mech_reps 5000 || err "mech failed"
+fi
+info end
+exit $status

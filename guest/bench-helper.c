@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Static helper for scripts/bench.sh, run in the guest (busybox has no
+ * nanosecond clock). Built with 'gcc -static -O2 -pthread'.
+ *
+ * Usage: bench-helper now
+ *          print CLOCK_MONOTONIC in ns
+ *        bench-helper spin N
+ *          fork N busy loops and wait (kill the process group to stop)
+ *        bench-helper pingpong ROUNDS
+ *          pipe ping-pong between two processes; prints the round-trip
+ *          time p50, p99 and mean in us as @@R lines
+ *        bench-helper mech KNOB CPULIST NSPIN REPS TIMEOUT_MS
+ *          with NSPIN busy loops, REPS times: write CPULIST to KNOB and time
+ *          until no busy loop is on those CPUs, clear KNOB and time until
+ *          the busy loops occupy every online CPU (and at least all but
+ *          one); then offline the same CPUs by hotplug (timing the writes),
+ *          online them again and time until the loops spread again.
+ *          KNOB '-' skips the paravirt part.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAXCPU 64
+#define MAXSPIN 256
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+static void spin_forever(void)
+{
+	volatile unsigned long x = 0;
+
+	for (;;)
+		x++;
+}
+
+static int spawn_spinners(pid_t *pids, int n)
+{
+	for (int i = 0; i < n; i++) {
+		pid_t p = fork();
+
+		if (p < 0)
+			die("fork");
+		if (p == 0) {
+			/* Die with the parent. */
+			prctl(PR_SET_PDEATHSIG, SIGKILL);
+			spin_forever();
+		}
+		pids[i] = p;
+	}
+	return n;
+}
+
+static void kill_spinners(pid_t *pids, int n)
+{
+	for (int i = 0; i < n; i++)
+		kill(pids[i], SIGKILL);
+	for (int i = 0; i < n; i++)
+		waitpid(pids[i], NULL, 0);
+}
+
+/* Field 39 of /proc/PID/stat: the CPU the task is on (or queued on). */
+static int task_cpu(pid_t pid)
+{
+	char path[64], buf[1024];
+	int fd, n, field = 3;
+	char *p;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (!p)
+		return -1;
+	p += 2;			/* field 3, the state */
+	while (field < 39 && *p) {
+		if (*p++ == ' ')
+			field++;
+	}
+	return atoi(p);
+}
+
+/* CPU list "2-7,9" to a bitmap of up to 64 CPUs. */
+static uint64_t parse_list(const char *s)
+{
+	uint64_t m = 0;
+
+	while (*s) {
+		char *e;
+		long a = strtol(s, &e, 10), b = a;
+
+		if (e == s)
+			break;
+		if (*e == '-')
+			b = strtol(e + 1, &e, 10);
+		for (long i = a; i <= b && i < MAXCPU; i++)
+			m |= 1ull << i;
+		s = *e ? e + 1 : e;
+	}
+	return m;
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n < 0 ? -errno : 0;
+}
+
+static void nap_us(long us)
+{
+	struct timespec ts = { us / 1000000, (us % 1000000) * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Bitmap of the CPUs the spinners are on. */
+static uint64_t where(pid_t *pids, int n)
+{
+	uint64_t m = 0;
+
+	for (int i = 0; i < n; i++) {
+		int c = task_cpu(pids[i]);
+
+		if (c >= 0 && c < MAXCPU)
+			m |= 1ull << c;
+	}
+	return m;
+}
+
+#define POLL_US 100
+
+/* ns until no spinner is on a CPU in 'mask'; -1 on timeout. */
+static int64_t wait_off(pid_t *pids, int n, uint64_t mask, uint64_t t0, int64_t tmo)
+{
+	for (;;) {
+		uint64_t t = now_ns();
+
+		if (!(where(pids, n) & mask))
+			return t - t0;
+		if ((int64_t)(t - t0) > tmo)
+			return -1;
+		nap_us(POLL_US);
+	}
+}
+
+/*
+ * ns until the spinners occupy all of 'want' (*all) and all but one of
+ * its CPUs (*most); -1 for the one that timed out.
+ */
+static void wait_spread(pid_t *pids, int n, uint64_t want, uint64_t t0,
+			int64_t tmo, int64_t *most, int64_t *all)
+{
+	int nwant = __builtin_popcountll(want);
+
+	*most = *all = -1;
+	for (;;) {
+		uint64_t t = now_ns();
+		int got = __builtin_popcountll(where(pids, n) & want);
+
+		if (*most < 0 && got >= nwant - 1)
+			*most = t - t0;
+		if (got >= nwant) {
+			*all = t - t0;
+			return;
+		}
+		if ((int64_t)(t - t0) > tmo)
+			return;
+		nap_us(POLL_US);
+	}
+}
+
+static uint64_t online_mask(void)
+{
+	char buf[256] = "";
+	int fd = open("/sys/devices/system/cpu/online", O_RDONLY);
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) < 0)
+		die("/sys/devices/system/cpu/online");
+	close(fd);
+	return parse_list(buf);
+}
+
+static void result(const char *workload, const char *metric, double v, const char *unit)
+{
+	printf("@@R workload=%s metric=%s value=%.6f unit=%s\n", workload, metric, v, unit);
+	fflush(stdout);
+}
+
+static void result_ns(const char *workload, const char *metric, int64_t ns)
+{
+	if (ns < 0)
+		printf("@@R workload=%s metric=%s value=timeout unit=ms\n", workload, metric);
+	else
+		result(workload, metric, ns / 1e6, "ms");
+	fflush(stdout);
+}
+
+static int hotplug(uint64_t mask, const char *val)
+{
+	char path[64];
+
+	for (int c = 0; c < MAXCPU; c++) {
+		if (!(mask & (1ull << c)))
+			continue;
+		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/online", c);
+		if (write_str(path, val)) {
+			fprintf(stderr, "bench-helper: %s <- %s failed\n", path, val);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int mech(const char *knob, const char *list, int nspin, int reps, int tmo_ms)
+{
+	pid_t pids[MAXSPIN];
+	uint64_t mask = parse_list(list), all = online_mask(), t0;
+	int64_t tmo = (int64_t)tmo_ms * 1000000, most, every;
+	struct sched_param sp = { .sched_priority = 50 };
+	char buf[128];
+
+	if (nspin > MAXSPIN)
+		nspin = MAXSPIN;
+	spawn_spinners(pids, nspin);
+	/*
+	 * Poll at a real-time priority (after the fork: the busy loops stay
+	 * SCHED_OTHER) so they do not delay the observer; it sleeps between
+	 * polls and takes little CPU.
+	 */
+	if (sched_setscheduler(0, SCHED_FIFO, &sp))
+		perror("sched_setscheduler");
+	wait_spread(pids, nspin, all, now_ns(), 5000000000ll, &most, &every);
+	nap_us(300000);
+
+	for (int r = 0; r < reps; r++) {
+		if (strcmp(knob, "-")) {
+			snprintf(buf, sizeof(buf), "%s\n", list);
+			t0 = now_ns();
+			if (write_str(knob, buf))
+				die(knob);
+			result_ns("mech", "mark-write", now_ns() - t0);
+			result_ns("mech", "mark-drain", wait_off(pids, nspin, mask, t0, tmo));
+			nap_us(300000);
+			t0 = now_ns();
+			if (write_str(knob, "\n"))
+				die(knob);
+			wait_spread(pids, nspin, all, t0, tmo, &most, &every);
+			result_ns("mech", "clear-spread-most", most);
+			result_ns("mech", "clear-spread-all", every);
+			nap_us(300000);
+		}
+
+		t0 = now_ns();
+		if (hotplug(mask, "0"))
+			return 1;
+		result_ns("mech", "hotplug-offline", now_ns() - t0);
+		/* No task can be left on an offline CPU; check anyway. */
+		result_ns("mech", "hotplug-offline-drain", wait_off(pids, nspin, mask, t0, tmo));
+		nap_us(300000);
+		t0 = now_ns();
+		if (hotplug(mask, "1"))
+			return 1;
+		result_ns("mech", "hotplug-online", now_ns() - t0);
+		wait_spread(pids, nspin, all, t0, tmo, &most, &every);
+		result_ns("mech", "hotplug-online-spread-most", most);
+		result_ns("mech", "hotplug-online-spread-all", every);
+		nap_us(300000);
+	}
+	kill_spinners(pids, nspin);
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int pingpong(long rounds)
+{
+	int ab[2], ba[2];
+	uint64_t *rtt = calloc(rounds, sizeof(*rtt)), t0, sum = 0;
+	char c = 0;
+	pid_t p;
+
+	if (!rtt || pipe(ab) || pipe(ba))
+		die("pingpong");
+	p = fork();
+	if (p < 0)
+		die("fork");
+	if (p == 0) {
+		close(ab[1]);
+		close(ba[0]);
+		while (read(ab[0], &c, 1) == 1)
+			if (write(ba[1], &c, 1) != 1)
+				break;
+		_exit(0);
+	}
+	close(ab[0]);
+	close(ba[1]);
+	/* A few warm-up trips. */
+	for (long i = 0; i < 100; i++)
+		if (write(ab[1], &c, 1) != 1 || read(ba[0], &c, 1) != 1)
+			die("pingpong");
+	for (long i = 0; i < rounds; i++) {
+		t0 = now_ns();
+		if (write(ab[1], &c, 1) != 1 || read(ba[0], &c, 1) != 1)
+			die("pingpong");
+		rtt[i] = now_ns() - t0;
+		sum += rtt[i];
+	}
+	close(ab[1]);
+	waitpid(p, NULL, 0);
+	qsort(rtt, rounds, sizeof(*rtt), cmp_u64);
+	result("pingpong", "rtt-p50", rtt[rounds / 2] / 1e3, "us");
+	result("pingpong", "rtt-p99", rtt[rounds * 99 / 100] / 1e3, "us");
+	result("pingpong", "rtt-mean", (double)sum / rounds / 1e3, "us");
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *usage = "usage: bench-helper now | spin N | pingpong ROUNDS |"
+			    " mech KNOB CPULIST NSPIN REPS TIMEOUT_MS\n";
+
+	if (argc >= 2 && !strcmp(argv[1], "now")) {
+		printf("%llu\n", (unsigned long long)now_ns());
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "spin")) {
+		pid_t pids[MAXSPIN];
+		int n = atoi(argv[2]);
+
+		spawn_spinners(pids, n > MAXSPIN ? MAXSPIN : n);
+		for (;;)
+			pause();
+	}
+	if (argc == 3 && !strcmp(argv[1], "pingpong"))
+		return pingpong(atol(argv[2]) > 0 ? atol(argv[2]) : 1000);
+	if (argc == 7 && !strcmp(argv[1], "mech"))
+		return mech(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
+	fputs(usage, stderr);
+	return 2;
+}

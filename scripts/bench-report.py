@@ -1,0 +1,357 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""Turn a scripts/bench.sh run directory into PREFIX.md, PREFIX.json and
+PREFIX.png.
+
+Every ratio is computed pair by pair: the two configurations' samples from
+the same round (and the same repetition within the round, for the
+mechanism timings) are divided, and the median, min and max are taken over
+those per-round ratios, never of medians.
+
+Usage: bench-report.py RUN_DIR PREFIX
+"""
+import csv
+import json
+import os
+import re
+import statistics
+import sys
+from collections import defaultdict
+
+CONFIGS = [
+    ("A", "baseline", "unpatched kernel, 8 vCPUs"),
+    ("B", "unmarked", "patched, 8 vCPUs, nothing marked"),
+    ("C", "marked", "patched, 8 vCPUs, CPUs 2-7 marked paravirt"),
+    ("D", "hotplug", "patched, 8 vCPUs, CPUs 2-7 offlined by hotplug"),
+    ("E", "2vcpu", "patched, 2-vCPU guest"),
+]
+CNAME = {c: n for c, n, _ in CONFIGS}
+
+# (workload, metric, label, higher is better)
+ROWS = [
+    ("hackbench-proc-pipe", "time", "hackbench processes, pipes (s)", False),
+    ("hackbench-proc-sock", "time", "hackbench processes, sockets (s)", False),
+    ("hackbench-thread-pipe", "time", "hackbench threads, pipes (s)", False),
+    ("hackbench-thread-sock", "time", "hackbench threads, sockets (s)", False),
+    ("mutex-contention", "ops-per-s", "stress-ng mutex, 4x3 threads (ops/s)", True),
+    ("cpu-throughput", "ops-per-s", "stress-ng cpu int64, 8 workers (ops/s)", True),
+    ("pingpong", "rtt-p50", "pipe ping-pong round trip p50 (us)", False),
+    ("pingpong", "rtt-p99", "pipe ping-pong round trip p99 (us)", False),
+    ("cyclictest-load", "p50", "cyclictest under load, wake-up p50 (us)", False),
+    ("cyclictest-load", "p99", "cyclictest under load, wake-up p99 (us)", False),
+    ("cyclictest-load", "max", "cyclictest under load, max (us)", False),
+]
+HACKBENCH = [r for r in ROWS if r[0].startswith("hackbench")]
+
+MECH = [
+    ("mark-write", "write 2-7 to the knob (write returns)"),
+    ("mark-drain", "mark 2-7 -> no busy task on 2-7"),
+    ("hotplug-offline", "offline 2-7 by hotplug (writes return)"),
+    ("clear-spread-most", "clear -> busy tasks on >= 7 CPUs"),
+    ("clear-spread-all", "clear -> busy tasks on all 8 CPUs"),
+    ("hotplug-online", "online 2-7 by hotplug (writes return)"),
+    ("hotplug-online-spread-most", "online 2-7 -> busy tasks on >= 7 CPUs"),
+    ("hotplug-online-spread-all", "online 2-7 -> busy tasks on all 8 CPUs"),
+]
+
+
+def read_kv(path):
+    out = {}
+    if os.path.exists(path):
+        for line in open(path):
+            if "=" in line:
+                k, v = line.rstrip("\n").split("=", 1)
+                out[k] = v
+    return out
+
+
+def fnum(s):
+    try:
+        return float(s)
+    except ValueError:
+        return None
+
+
+def stats(xs):
+    xs = [x for x in xs if x is not None]
+    if not xs:
+        return None
+    return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "n": len(xs)}
+
+
+def fmt(v):
+    if v is None:
+        return "-"
+    a = abs(v)
+    if a >= 1000:
+        return f"{v:,.0f}"
+    if a >= 100:
+        return f"{v:.0f}"
+    if a >= 10:
+        return f"{v:.1f}"
+    if a >= 1:
+        return f"{v:.2f}"
+    return f"{v:.3f}"
+
+
+def fmt_stats(s, ratio=False):
+    if not s:
+        return "-"
+    f = (lambda v: f"{v:.3f}") if ratio else fmt
+    return f"{f(s['median'])} ({f(s['min'])}–{f(s['max'])})"
+
+
+def main():
+    run, prefix = sys.argv[1], sys.argv[2]
+    facts = read_kv(os.path.join(run, "facts.txt"))
+
+    # samples[(cfg, workload, metric)][(round, rep)] = value
+    samples = defaultdict(dict)
+    raw = []
+    reps = defaultdict(int)
+    with open(os.path.join(run, "samples.tsv")) as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            key = (row["config"], row["workload"], row["metric"])
+            rnd = int(row["round"])
+            rep = reps[key + (rnd,)]
+            reps[key + (rnd,)] += 1
+            v = fnum(row["value"])
+            samples[key][(rnd, rep)] = v
+            raw.append({"round": rnd, "rep": rep, "config": row["config"],
+                        "workload": row["workload"], "metric": row["metric"],
+                        "value": v if v is not None else row["value"],
+                        "unit": row["unit"]})
+    boots = []
+    with open(os.path.join(run, "boots.tsv")) as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            boots.append({"round": int(row["round"]), "config": row["config"],
+                          "status": int(row["status"]), "seconds": float(row["seconds"]),
+                          "kernel": row["kernel"], "errors": row["errors"]})
+
+    def vals(cfg, w, m):
+        return [v for v in samples.get((cfg, w, m), {}).values() if v is not None]
+
+    def ratio(cx, wx, mx, cy, wy, my):
+        """Pair by pair x/y over the (round, rep) keys both have."""
+        x, y = samples.get((cx, wx, mx), {}), samples.get((cy, wy, my), {})
+        rs = [x[k] / y[k] for k in sorted(set(x) & set(y))
+              if x[k] is not None and y[k] not in (None, 0)]
+        s = stats(rs)
+        if s:
+            s["samples"] = rs
+        return s
+
+    summary = {}
+    for w, m, label, hib in ROWS:
+        summary[f"{w}/{m}"] = {c: stats(vals(c, w, m)) for c, _, _ in CONFIGS}
+    mech = {m: stats(vals("B", "mech", m)) for m, _ in MECH}
+    timeouts = sum(1 for r in raw if r["workload"] == "mech" and r["value"] == "timeout")
+
+    # Comparisons: (id, text, x, y, ratio meaning, goal test or None)
+    comps = []
+
+    def add(cid, text, x, y, goal=None, goal_text=""):
+        s = ratio(*x, *y)
+        ok = None
+        if s and goal:
+            ok = goal(s["median"])
+        comps.append({"id": cid, "text": text, "ratio": s, "goal": goal_text, "met": ok})
+
+    for w, m, label, _ in HACKBENCH:
+        short = w.replace("hackbench-", "")
+        add(f"{short}/marked-vs-hotplug", f"hackbench {short}: time marked / time offlined (C/D)",
+            ("C", w, m), ("D", w, m), lambda v: v <= 1.02, "≤ 1.02")
+        add(f"{short}/speedup-vs-all8", f"hackbench {short}: time all 8 / time marked (B/C)",
+            ("B", w, m), ("C", w, m), lambda v: v >= 2.0, "≥ 2")
+        add(f"{short}/baseline-vs-marked", f"hackbench {short}: time baseline all 8 / time marked (A/C)",
+            ("A", w, m), ("C", w, m))
+        add(f"{short}/marked-vs-2vcpu", f"hackbench {short}: time marked / time 2-vCPU guest (C/E)",
+            ("C", w, m), ("E", w, m))
+    add("cpu/marked-vs-all8", "CPU-bound throughput: marked / all 8 (C/B)",
+        ("C", "cpu-throughput", "ops-per-s"), ("B", "cpu-throughput", "ops-per-s"),
+        lambda v: v >= 0.97, "≥ 0.97")
+    add("cpu/hotplug-vs-all8", "CPU-bound throughput: offlined / all 8 (D/B)",
+        ("D", "cpu-throughput", "ops-per-s"), ("B", "cpu-throughput", "ops-per-s"))
+    add("mutex/marked-vs-all8", "mutex contention throughput: marked / all 8 (C/B)",
+        ("C", "mutex-contention", "ops-per-s"), ("B", "mutex-contention", "ops-per-s"))
+    add("mutex/marked-vs-hotplug", "mutex contention throughput: marked / offlined (C/D)",
+        ("C", "mutex-contention", "ops-per-s"), ("D", "mutex-contention", "ops-per-s"))
+    add("cyclictest/p99-all8-vs-marked", "cyclictest p99 under load: all 8 / marked (B/C)",
+        ("B", "cyclictest-load", "p99"), ("C", "cyclictest-load", "p99"))
+    add("mech/offline-vs-mark", "reaction: hotplug offline time / mark-to-drained time",
+        ("B", "mech", "hotplug-offline"), ("B", "mech", "mark-drain"),
+        lambda v: v >= 20, "≥ 20")
+    add("mech/online-vs-clear", "reaction: hotplug online-to-spread / clear-to-spread (all 8)",
+        ("B", "mech", "hotplug-online-spread-all"), ("B", "mech", "clear-spread-all"),
+        lambda v: v >= 20, "≥ 20")
+    add("mech/online-write-vs-clear", "reaction: hotplug online writes alone / clear-to-spread (all 8)",
+        ("B", "mech", "hotplug-online"), ("B", "mech", "clear-spread-all"))
+    within = lambda v: abs(v - 1) <= 0.005
+    for w, m, label, _ in HACKBENCH:
+        short = w.replace("hackbench-", "")
+        add(f"unused/{short}", f"cost when unused: hackbench {short} time, patched / baseline (B/A)",
+            ("B", w, m), ("A", w, m), within, "1 ± 0.005")
+    for m in ("rtt-p50", "rtt-mean"):
+        add(f"unused/pingpong-{m}", f"cost when unused: ping-pong {m}, patched / baseline (B/A)",
+            ("B", "pingpong", m), ("A", "pingpong", m), within, "1 ± 0.005")
+
+    # Kernel text: bloat-o-meter -t and size(1).
+    bloat = {}
+    bpath = os.path.join(run, "bloat-o-meter.txt")
+    if os.path.exists(bpath):
+        text = open(bpath).read()
+        bloat["bloat_o_meter"] = text
+        m = re.search(r"add/remove: (\d+)/(\d+) grow/shrink: (\d+)/(\d+) up/down: ([+-]?\d+)/([+-]?\d+) \(([+-]?\d+)\)", text)
+        if m:
+            bloat.update(add=int(m[1]), remove=int(m[2]), grow=int(m[3]), shrink=int(m[4]),
+                         delta=int(m[7]))
+        m = re.search(r"Total: Before=(\d+), After=(\d+), chg ([+-]?[\d.]+)%", text)
+        if m:
+            bloat.update(before=int(m[1]), after=int(m[2]), chg_percent=float(m[3]))
+    spath = os.path.join(run, "size.txt")
+    if os.path.exists(spath):
+        rows = [l.split() for l in open(spath) if l.split() and l.split()[0].isdigit()]
+        if len(rows) == 2:
+            bloat["size_text"] = {"baseline": int(rows[0][0]), "patched": int(rows[1][0])}
+
+    failed = [b for b in boots if b["status"] != 0 or b["errors"]]
+    report = {
+        "facts": facts,
+        "configs": {c: {"name": n, "description": d} for c, n, d in CONFIGS},
+        "boots": boots,
+        "summary": summary,
+        "mechanism": mech,
+        "mechanism_timeouts": timeouts,
+        "comparisons": comps,
+        "kernel_text": {k: v for k, v in bloat.items() if k != "bloat_o_meter"},
+        "bloat_o_meter": bloat.get("bloat_o_meter", ""),
+        "samples": raw,
+    }
+    with open(prefix + ".json", "w") as f:
+        json.dump(report, f, indent=1)
+
+    # --- Markdown ---------------------------------------------------------
+    L = []
+    L.append(f"## Benchmark results ({'QUICK' if facts.get('quick') == '1' else 'full'} run, {facts.get('date', '?')})")
+    L.append("")
+    L.append(f"{facts.get('rounds')} rounds, configurations alternated A B C D E per round, one guest boot "
+             f"per configuration and round; QEMU TCG (`{facts.get('qemu', '?')}`), "
+             f"{facts.get('nproc')} host CPUs ({facts.get('cpu_model', '?')}), host {facts.get('host_os', '?')} "
+             f"kernel {facts.get('host_kernel', '?')}; host load average {facts.get('host_load_start')} at the start, "
+             f"{facts.get('host_load_end')} at the end. Guest kernels: patched "
+             f"`{facts.get('patched_kernel')}` ({facts.get('patched_commits')} commits on base, HEAD "
+             f"{facts.get('patched_head')}, {facts.get('patched_dirty_files')} uncommitted files), baseline "
+             f"`{facts.get('baseline_kernel')}`; both non-debug `config/guest.config`. "
+             f"Run time {facts.get('total_seconds')} s (kernel build step {facts.get('build_seconds')} s).")
+    L.append("")
+    L.append("Medians, (min–max) over rounds. Configurations: " +
+             "; ".join(f"**{c}** {d}" for c, _, d in CONFIGS) + ".")
+    L.append("")
+    L.append("| workload | " + " | ".join(f"{c} {n}" for c, n, _ in CONFIGS) + " |")
+    L.append("|---|" + "---|" * len(CONFIGS))
+    for w, m, label, hib in ROWS:
+        s = summary[f"{w}/{m}"]
+        L.append(f"| {label}{' ↑' if hib else ''} | " + " | ".join(fmt_stats(s[c]) for c, _, _ in CONFIGS) + " |")
+    L.append("")
+    L.append("↑: higher is better; otherwise lower is better.")
+    L.append("")
+    L.append("Mechanism (in B's guest, 16 busy loops, polled every 0.1 ms through /proc/PID/stat; ms):")
+    L.append("")
+    L.append("| step | median (min–max) | n |")
+    L.append("|---|---|---|")
+    for m, text in MECH:
+        s = mech[m]
+        L.append(f"| {text} | {fmt_stats(s)} | {s['n'] if s else 0} |")
+    if timeouts:
+        L.append(f"\n{timeouts} mechanism measurement(s) timed out (5 s) and are left out.")
+    L.append("")
+    L.append("Ratios, computed pair by pair within each round, then median (min–max) over the pairs:")
+    L.append("")
+    L.append("| comparison | ratio | goal | met |")
+    L.append("|---|---|---|---|")
+    for c in comps:
+        met = "" if c["met"] is None else ("yes" if c["met"] else "**no**")
+        L.append(f"| {c['text']} | {fmt_stats(c['ratio'], ratio=True)} | {c['goal']} | {met} |")
+    L.append("")
+    if bloat:
+        t = bloat.get("size_text")
+        line = "Kernel text, patched vs baseline vmlinux: "
+        if "delta" in bloat:
+            line += (f"`bloat-o-meter -t`: {bloat['delta']:+d} bytes "
+                     f"(add/remove {bloat['add']}/{bloat['remove']}, grow/shrink {bloat['grow']}/{bloat['shrink']}"
+                     + (f", {bloat['chg_percent']:+.2f}%" if "chg_percent" in bloat else "") + ")")
+        if t:
+            line += (f"; `size` text {t['baseline']} → {t['patched']} "
+                     f"({t['patched'] - t['baseline']:+d} bytes, {100.0 * (t['patched'] - t['baseline']) / t['baseline']:+.2f}%)")
+        L.append(line + ".")
+        L.append("")
+    if failed:
+        L.append("Boots with a non-zero exit or errors (their results, if any, are kept):")
+        L.append("")
+        for b in failed:
+            L.append(f"- round {b['round']} {b['config']} ({CNAME[b['config']]}): exit {b['status']} {b['errors']}")
+        L.append("")
+    L.append(f"![chart]({os.path.basename(prefix)}.png)")
+    L.append("")
+    with open(prefix + ".md", "w") as f:
+        f.write("\n".join(L))
+
+    # --- chart ------------------------------------------------------------
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("bench-report: matplotlib missing, no chart", file=sys.stderr)
+        return
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, 6), gridspec_kw={"width_ratios": [3, 1.3]})
+    rows = [r for r in ROWS if r[1] not in ("max",)]
+    width = 0.16
+    colors = ["#888888", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd"]
+    for i, (c, n, _) in enumerate(CONFIGS):
+        meds, lo, hi = [], [], []
+        for w, m, label, hib in rows:
+            # Speed relative to B in the same round: higher is better.
+            s = ratio("B", w, m, c, w, m) if not hib else ratio(c, w, m, "B", w, m)
+            if s:
+                meds.append(s["median"])
+                lo.append(s["median"] - s["min"])
+                hi.append(s["max"] - s["median"])
+            else:
+                meds.append(0)
+                lo.append(0)
+                hi.append(0)
+        xs = [j + (i - 2) * width for j in range(len(rows))]
+        ax1.bar(xs, meds, width, yerr=[lo, hi], capsize=2, label=f"{c} {n}", color=colors[i])
+    ax1.axhline(1.0, color="black", linewidth=0.6)
+    ax1.set_xticks(range(len(rows)))
+    ax1.set_xticklabels([f"{w.replace('hackbench-', 'hb-')}\n{m}" for w, m, _, _ in rows], fontsize=7)
+    ax1.set_ylabel("performance relative to B (patched, all 8), higher is better")
+    ax1.set_title("Workloads: per-round ratio to B, median and min–max")
+    ax1.legend(fontsize=8)
+    labels, meds, lo, hi, cols = [], [], [], [], []
+    for m, col in (("mark-drain", "#2ca02c"), ("hotplug-offline", "#ff7f0e"),
+                   ("clear-spread-all", "#2ca02c"), ("hotplug-online-spread-all", "#ff7f0e")):
+        s = mech[m]
+        if not s:
+            continue
+        labels.append(m.replace("hotplug-", "hp-").replace("-spread-all", "\n+spread"))
+        meds.append(s["median"])
+        lo.append(s["median"] - s["min"])
+        hi.append(s["max"] - s["median"])
+        cols.append(col)
+    if meds:
+        ax2.bar(range(len(meds)), meds, yerr=[lo, hi], capsize=3, color=cols)
+        ax2.set_xticks(range(len(meds)))
+        ax2.set_xticklabels(labels, fontsize=8)
+        ax2.set_yscale("log")
+    ax2.set_ylabel("ms (log)")
+    ax2.set_title("Mechanism: paravirt mark/clear vs hotplug")
+    fig.suptitle(f"paravirt CPUs, 8-vCPU TCG guest on {facts.get('nproc')} host CPUs, "
+                 f"{facts.get('rounds')} rounds ({facts.get('date', '')})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(prefix + ".png", dpi=110)
+
+
+if __name__ == "__main__":
+    main()

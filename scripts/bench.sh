@@ -1,0 +1,171 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# Benchmark the series: the patched kernel against the same configuration
+# without the series, and CPUs 2-7 marked paravirt against the same CPUs
+# offlined by hotplug, in an 8-vCPU guest on this (2-core) machine.
+#
+# Configurations, run in turn round by round (A B C D E A B C D E ...),
+# one guest boot each, every workload once per boot:
+#   A baseline  unpatched kernel, 8 vCPUs
+#   B unmarked  patched kernel, 8 vCPUs, nothing marked (+ mechanism timing)
+#   C marked    patched kernel, 8 vCPUs, CPUs 2-7 marked paravirt
+#   D hotplug   patched kernel, 8 vCPUs, CPUs 2-7 offlined by hotplug
+#   E 2vcpu     patched kernel, 2 vCPUs (the right-sized guest)
+#
+# Both kernels are non-debug builds of config/guest.config: the patched
+# one from build/linux into build/obj/bench (build/bzImage-bench), the
+# baseline from a worktree of tag 'base' (build/bench/linux-base) into
+# build/obj/baseline (build/bzImage-baseline). Results go to
+# bench/results/latest.{md,json,png} (QUICK=1: quick.{md,json,png}); the
+# guests' consoles and the raw samples to build/bench/runs/<date>/.
+#
+# Usage: bench.sh [-r ROUNDS] [-n]
+#   -r ROUNDS  rounds (default: 7; QUICK=1: 2)
+#   -n         do not build the kernels, use the existing images
+# Environment: QUICK=1 short workloads and fewer rounds, and the existing
+# kernel images when there are both; RESULTS=DIR instead of bench/results.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+quick=${QUICK:-0}
+[ "$quick" = 0 ] || quick=1
+rounds= build=1
+while getopts r:n opt; do
+	case $opt in
+	r) rounds=$OPTARG ;;
+	n) build=0 ;;
+	*) die "usage: bench.sh [-r ROUNDS] [-n]" ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ $# -eq 0 ] || die "usage: bench.sh [-r ROUNDS] [-n]"
+if [ $quick = 1 ]; then
+	rounds=${rounds:-2} name=quick gflags=-q tmo=240
+else
+	rounds=${rounds:-7} name=latest gflags= tmo=480
+fi
+[[ $rounds =~ ^[1-9][0-9]*$ ]] || die "bad round count: $rounds"
+
+results=${RESULTS:-$TOP/bench/results}
+base_src=$BUILD/bench/linux-base
+patched_img=$BUILD/bzImage-bench
+base_img=$BUILD/bzImage-baseline
+start=$(date +%s)
+
+"$TOP/scripts/deps.sh" python3-matplotlib
+
+# --- kernels ----------------------------------------------------------------
+if [ $quick = 1 ] && [ -f "$patched_img" ] && [ -f "$base_img" ] &&
+   [ -f "$BUILD/obj/bench/vmlinux" ] && [ -f "$BUILD/obj/baseline/vmlinux" ]; then
+	build=0
+fi
+if [ $build = 1 ]; then
+	if [ ! -f "$base_src/Makefile" ]; then
+		log "creating the baseline worktree $base_src (tag base)"
+		rm -rf "$base_src"
+		git -C "$LINUX" worktree prune
+		git -C "$LINUX" worktree add --detach "$base_src" base >/dev/null
+	fi
+	"$TOP/scripts/kernel.sh" -s "$LINUX" -O "$BUILD/obj/bench" -o "$patched_img" \
+		"$TOP/config/guest.config"
+	"$TOP/scripts/kernel.sh" -s "$base_src" -O "$BUILD/obj/baseline" -o "$base_img" \
+		"$TOP/config/guest.config"
+fi
+for f in "$patched_img" "$base_img"; do
+	[ -f "$f" ] || die "$f missing (run without -n, or without QUICK=1)"
+done
+build_s=$(( $(date +%s) - start ))
+
+# --- guest files --------------------------------------------------------------
+run=$BUILD/bench/runs/$(date +%Y%m%d-%H%M%S)
+[ $quick = 1 ] && run=$run-quick
+mkdir -p "$run" "$results"
+helper=$BUILD/bench/bench-helper
+gcc -static -O2 -Wall -pthread -o "$helper" "$TOP/guest/bench-helper.c"
+
+files=(-f "$helper:/root/bench-helper" -f "$TOP/guest/bench-guest.sh:/root/bench-guest.sh")
+declare -A seen=()
+for bin in hackbench cyclictest stress-ng; do
+	path=$(command -v "$bin") || die "$bin missing (scripts/deps.sh)"
+	files+=(-f "$(readlink -f "$path"):/usr/bin/$bin")
+	# Shared libraries and the loader, at the paths ldd names them by.
+	for lib in $(ldd "$path" | grep -o '/[^ ]*'); do
+		[ -n "${seen[$lib]:-}" ] && continue
+		seen[$lib]=1
+		files+=(-f "$(readlink -f "$lib"):$lib")
+	done
+done
+
+# --- rounds -----------------------------------------------------------------
+cfgs=(A B C D E)
+declare -A cname=([A]=baseline [B]=unmarked [C]=marked [D]=hotplug [E]=2vcpu)
+declare -A ckern=([A]=$base_img [B]=$patched_img [C]=$patched_img [D]=$patched_img [E]=$patched_img)
+declare -A ccpus=([A]=8 [B]=8 [C]=8 [D]=8 [E]=2)
+declare -A cargs=([A]= [B]=-M [C]="-m 2-7" [D]="-o 2-7" [E]=)
+
+samples=$run/samples.tsv
+boots=$run/boots.tsv
+printf 'round\tconfig\tworkload\tmetric\tvalue\tunit\n' > "$samples"
+printf 'round\tconfig\tstatus\tseconds\tkernel\terrors\n' > "$boots"
+host_load_start=$(cut -d' ' -f1-3 /proc/loadavg)
+log "$rounds rounds of ${cfgs[*]}; consoles in $run"
+for ((r = 1; r <= rounds; r++)); do
+	for c in "${cfgs[@]}"; do
+		con=$run/r$r-$c-${cname[$c]}.log
+		t0=$(date +%s.%N)
+		set +e
+		# shellcheck disable=SC2086
+		"$TOP/scripts/run-guest.sh" -q -k "${ckern[$c]}" -c "${ccpus[$c]}" -t $tmo \
+			-l "$con" "${files[@]}" -- sh /root/bench-guest.sh ${cargs[$c]} $gflags
+		rc=$?
+		set -e
+		secs=$(echo "$(date +%s.%N) - $t0" | bc)
+		tr -d '\r' < "$con" | grep -a '^@@R ' |
+			sed -n 's/^@@R workload=\([^ ]*\) metric=\([^ ]*\) value=\([^ ]*\) unit=\([^ ]*\)$/\1\t\2\t\3\t\4/p' |
+			sed "s/^/$r\t$c\t/" >> "$samples"
+		kver=$(tr -d '\r' < "$con" | sed -n 's/^@@GUEST-START@@ [0-9]* cpus, //p' | head -n1)
+		errs=$(tr -d '\r' < "$con" | sed -n 's/^@@E //p' | tr '\t\n' '  ')
+		printf '%s\t%s\t%s\t%.1f\t%s\t%s\n' "$r" "$c" "$rc" "$secs" "$kver" "$errs" >> "$boots"
+		n=$(awk -F'\t' -v r="$r" -v c="$c" '$1 == r && $2 == c' "$samples" | wc -l)
+		log "round $r/$rounds $c ${cname[$c]}: exit $rc, ${secs%.*} s, $n results${errs:+, errors: $errs}"
+	done
+done
+host_load_end=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- cost when unused: kernel text ------------------------------------------
+bloat=$run/bloat-o-meter.txt
+"$LINUX/scripts/bloat-o-meter" -t "$BUILD/obj/baseline/vmlinux" "$BUILD/obj/bench/vmlinux" \
+	> "$bloat" 2>&1 || true
+size "$BUILD/obj/baseline/vmlinux" "$BUILD/obj/bench/vmlinux" > "$run/size.txt" 2>&1 || true
+
+# --- facts and report -----------------------------------------------------------
+{
+	echo "quick=$quick"
+	echo "rounds=$rounds"
+	echo "nproc=$(nproc)"
+	echo "cpu_model=$(lscpu | sed -n 's/^Model name: *//p' | head -n1)"
+	echo "memory=$(free -g | awk '/^Mem:/ { print $2 " GiB" }')"
+	echo "host_kernel=$(uname -r)"
+	echo "host_os=$(. /etc/os-release && echo "$PRETTY_NAME")"
+	echo "qemu=$(qemu-system-x86_64 --version | head -n1)"
+	echo "accel=${ACCEL:-tcg}"
+	echo "hackbench=rt-tests $(dpkg-query -W -f='${Version}' rt-tests)"
+	echo "stress_ng=$(dpkg-query -W -f='${Version}' stress-ng)"
+	echo "patched_kernel=$(make -s -C "$LINUX" O="$BUILD/obj/bench" kernelrelease 2>/dev/null)"
+	echo "baseline_kernel=$(make -s -C "$base_src" O="$BUILD/obj/baseline" kernelrelease 2>/dev/null)"
+	echo "patched_head=$(git -C "$LINUX" rev-parse --short=12 HEAD)"
+	echo "patched_commits=$(git -C "$LINUX" rev-list --count base..HEAD)"
+	echo "patched_dirty_files=$(git -C "$LINUX" status --porcelain --untracked-files=no | wc -l)"
+	echo "base_head=$(git -C "$LINUX" rev-parse --short=12 base)"
+	echo "host_load_start=$host_load_start"
+	echo "host_load_end=$host_load_end"
+	echo "build_seconds=$build_s"
+	echo "total_seconds=$(( $(date +%s) - start ))"
+	echo "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+	echo "run_dir=${run#"$TOP"/}"
+} > "$run/facts.txt"
+
+/usr/bin/python3 "$TOP/scripts/bench-report.py" "$run" "$results/$name"
+[ $quick = 1 ] || cp "$results/$name.json" "$results/$(basename "$run").json"
+log "total $(( $(date +%s) - start )) s; report: $results/$name.md"
+cat "$results/$name.md"
