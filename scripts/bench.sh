@@ -19,9 +19,14 @@
 # bench/results/latest.{md,json,png} (QUICK=1: quick.{md,json,png}); the
 # guests' consoles and the raw samples to build/bench/runs/<date>/.
 #
-# Usage: bench.sh [-r ROUNDS] [-n]
-#   -r ROUNDS  rounds (default: 7; QUICK=1: 2)
-#   -n         do not build the kernels, use the existing images
+# A run stops starting rounds when the next one would end past its time
+# budget (counted from the start, builds included): 29 minutes, QUICK=1
+# 4m45s. The report says how many rounds ran.
+#
+# Usage: bench.sh [-r ROUNDS] [-b SECONDS] [-n]
+#   -r ROUNDS   rounds at most (default: 8; QUICK=1: 2)
+#   -b SECONDS  time budget (default: 1740; QUICK=1: 285)
+#   -n          do not build the kernels, use the existing images
 # Environment: QUICK=1 short workloads and fewer rounds, and the existing
 # kernel images when there are both; RESULTS=DIR instead of bench/results.
 set -euo pipefail
@@ -29,22 +34,25 @@ set -euo pipefail
 
 quick=${QUICK:-0}
 [ "$quick" = 0 ] || quick=1
-rounds= build=1
-while getopts r:n opt; do
+usage="usage: bench.sh [-r ROUNDS] [-b SECONDS] [-n]"
+rounds= budget= build=1
+while getopts r:b:n opt; do
 	case $opt in
 	r) rounds=$OPTARG ;;
+	b) budget=$OPTARG ;;
 	n) build=0 ;;
-	*) die "usage: bench.sh [-r ROUNDS] [-n]" ;;
+	*) die "$usage" ;;
 	esac
 done
 shift $((OPTIND - 1))
-[ $# -eq 0 ] || die "usage: bench.sh [-r ROUNDS] [-n]"
+[ $# -eq 0 ] || die "$usage"
 if [ $quick = 1 ]; then
-	rounds=${rounds:-2} name=quick gflags=-q tmo=240
+	rounds=${rounds:-2} budget=${budget:-285} name=quick gflags=-q tmo=240
 else
-	rounds=${rounds:-7} name=latest gflags= tmo=480
+	rounds=${rounds:-8} budget=${budget:-1740} name=latest gflags= tmo=480
 fi
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "bad round count: $rounds"
+[[ $budget =~ ^[1-9][0-9]*$ ]] || die "bad time budget: $budget"
 
 results=${RESULTS:-$TOP/bench/results}
 base_src=$BUILD/bench/linux-base
@@ -97,6 +105,12 @@ for bin in hackbench cyclictest stress-ng; do
 done
 
 # --- rounds -----------------------------------------------------------------
+# Busy time of all host CPUs (user, nice, system, irq, softirq, steal), in
+# USER_HZ ticks.
+host_busy() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+
 cfgs=(A B C D E)
 declare -A cname=([A]=baseline [B]=unmarked [C]=marked [D]=hotplug [E]=2vcpu)
 declare -A ckern=([A]=$base_img [B]=$patched_img [C]=$patched_img [D]=$patched_img [E]=$patched_img)
@@ -106,29 +120,44 @@ declare -A cargs=([A]= [B]=-M [C]="-m 2-7" [D]="-o 2-7" [E]=)
 samples=$run/samples.tsv
 boots=$run/boots.tsv
 printf 'round\tconfig\tworkload\tmetric\tvalue\tunit\n' > "$samples"
-printf 'round\tconfig\tstatus\tseconds\tkernel\terrors\n' > "$boots"
+printf 'round\tconfig\tstatus\tseconds\tother_load\tkernel\terrors\n' > "$boots"
 host_load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-log "$rounds rounds of ${cfgs[*]}; consoles in $run"
+log "up to $rounds rounds of ${cfgs[*]} within ${budget} s; consoles in $run"
+done_rounds=0 round_s=0
 for ((r = 1; r <= rounds; r++)); do
+	rstart=$(date +%s)
+	# Reserve the last round's duration, and 20 s for the report.
+	if [ $r -gt 1 ] && [ $((rstart - start + round_s + 20)) -gt "$budget" ]; then
+		log "stopping after $done_rounds rounds: another would pass the ${budget} s budget"
+		break
+	fi
 	for c in "${cfgs[@]}"; do
 		con=$run/r$r-$c-${cname[$c]}.log
+		busy0=$(host_busy)
 		t0=$(date +%s.%N)
 		set +e
 		# shellcheck disable=SC2086
+		/usr/bin/time -f '%U %S' -o "$run/cpu.tmp" \
 		"$TOP/scripts/run-guest.sh" -q -k "${ckern[$c]}" -c "${ccpus[$c]}" -t $tmo \
 			-l "$con" "${files[@]}" -- sh /root/bench-guest.sh ${cargs[$c]} $gflags
 		rc=$?
 		set -e
 		secs=$(echo "$(date +%s.%N) - $t0" | bc)
+		# Host CPU used by everything but this boot, in cores: the
+		# machine is shared, and TCG guests feel every other job.
+		other=$(echo "scale=2; ($(host_busy) - $busy0) / 100 - $(tail -n1 "$run/cpu.tmp" | tr ' ' '+')" | bc)
+		other=$(echo "scale=2; if ($other < 0) 0 else $other / $secs" | bc)
 		tr -d '\r' < "$con" | grep -a '^@@R ' |
 			sed -n 's/^@@R workload=\([^ ]*\) metric=\([^ ]*\) value=\([^ ]*\) unit=\([^ ]*\)$/\1\t\2\t\3\t\4/p' |
 			sed "s/^/$r\t$c\t/" >> "$samples"
 		kver=$(tr -d '\r' < "$con" | sed -n 's/^@@GUEST-START@@ [0-9]* cpus, //p' | head -n1)
 		errs=$(tr -d '\r' < "$con" | sed -n 's/^@@E //p' | tr '\t\n' '  ')
-		printf '%s\t%s\t%s\t%.1f\t%s\t%s\n' "$r" "$c" "$rc" "$secs" "$kver" "$errs" >> "$boots"
+		printf '%s\t%s\t%s\t%.1f\t%s\t%s\t%s\n' "$r" "$c" "$rc" "$secs" "$other" "$kver" "$errs" >> "$boots"
 		n=$(awk -F'\t' -v r="$r" -v c="$c" '$1 == r && $2 == c' "$samples" | wc -l)
-		log "round $r/$rounds $c ${cname[$c]}: exit $rc, ${secs%.*} s, $n results${errs:+, errors: $errs}"
+		log "round $r/$rounds $c ${cname[$c]}: exit $rc, ${secs%.*} s, other host load $other, $n results${errs:+, errors: $errs}"
 	done
+	round_s=$(( $(date +%s) - rstart ))
+	done_rounds=$r
 done
 host_load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -141,7 +170,9 @@ size "$BUILD/obj/baseline/vmlinux" "$BUILD/obj/bench/vmlinux" > "$run/size.txt" 
 # --- facts and report -----------------------------------------------------------
 {
 	echo "quick=$quick"
-	echo "rounds=$rounds"
+	echo "rounds=$done_rounds"
+	echo "rounds_planned=$rounds"
+	echo "budget_seconds=$budget"
 	echo "nproc=$(nproc)"
 	echo "cpu_model=$(lscpu | sed -n 's/^Model name: *//p' | head -n1)"
 	echo "memory=$(free -g | awk '/^Mem:/ { print $2 " GiB" }')"

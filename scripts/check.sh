@@ -73,10 +73,19 @@ step_checkpatch() {
 
 step_bisect() {
 	log "every commit builds"
-	local c
+	local c n=0
 	for c in $(git -C "$LINUX" rev-list --reverse base..HEAD); do
+		n=$((n + 1))
+		# A commit that touches no kernel source cannot break the build.
+		if ! git -C "$LINUX" diff --name-only "$c~" "$c" |
+			grep -qv -e '^Documentation/' -e '^tools/' -e '^MAINTAINERS$'; then
+			echo "    --  $(git -C "$LINUX" log -1 --format='%h %s' "$c") (no kernel source)"
+			continue
+		fi
 		worktree "$c"
+		# Each image is kept (bzImage-NN) to boot a partial series.
 		if "$TOP/scripts/kernel.sh" -s "$wt" -O "$cdir/obj-bisect" \
+			-o "$cdir/bzImage-$(printf %02d $n)" \
 			"$TOP/config/guest.config" "$TOP/config/debug.config" \
 			>"$cdir/bisect.log" 2>&1; then
 			echo "    ok  $(git -C "$LINUX" log -1 --format='%h %s' "$c")"
