@@ -24,15 +24,20 @@ while getopts m:o:Mq opt; do
 done
 
 if [ $quick = 1 ]; then
-	hb_loops=100 stress_s=2 pp_rounds=5000 ct_s=2 mech_reps=1
+	hb_loops=30 stress_s=1 lock_iters=100000 pp_rounds=1000 pp_s=1 ct_s=1 mech_reps=1
 else
-	hb_loops=300 stress_s=4 pp_rounds=20000 ct_s=4 mech_reps=3
+	hb_loops=300 stress_s=3 lock_iters=1000000 pp_rounds=5000 pp_s=4 ct_s=3 mech_reps=3
 fi
 # The mechanism's busy loops, and the background load under cyclictest.
 nspin=16 nload=8
 
 r() {
 	echo "@@R workload=$1 metric=$2 value=$3 unit=$4"
+}
+
+# Phase marks with the guest's uptime, to see where a round's time goes.
+t() {
+	echo "@@T $1 $(cut -d' ' -f1 /proc/uptime)"
 }
 
 err() {
@@ -51,6 +56,7 @@ info() {
 }
 
 info start
+t start
 # cyclictest wants POSIX shared memory.
 mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
 if [ -n "$off" ]; then
@@ -64,8 +70,9 @@ if [ -n "$mark" ]; then
 	[ -e $knob ] || { echo "@@E $knob missing"; exit 1; }
 	echo "$mark" > $knob || { echo "@@E cannot mark $mark"; exit 1; }
 fi
-sleep 1
+sleep 0.5
 info workloads
+t hackbench
 
 # hackbench: 4 groups of 10 senders and 10 receivers (160 tasks).
 hb() {
@@ -79,35 +86,51 @@ hb hackbench-proc-sock
 hb hackbench-thread-pipe -T -p
 hb hackbench-thread-sock -T
 
+t stress-ng
 # stress-ng STRESSOR N: bogo ops per second of wall time.
 sng() {
 	rm -f /tmp/sng.yaml
-	if stress-ng --"$1" "$2" $3 -t "$stress_s" --metrics-brief --temp-path /tmp -Y /tmp/sng.yaml \
-		>/tmp/sng.log 2>&1; then
-		v=$(awk '/bogo-ops-per-second-real-time:/ { print $2; exit }' /tmp/sng.yaml)
+	stress-ng --"$1" "$2" $3 -t "$stress_s" --metrics-brief --temp-path /tmp \
+		-Y /tmp/sng.yaml >/tmp/sng.log 2>&1
+	rc=$?
+	# A non-zero exit can come with good metrics (a worker slow to stop).
+	v=$(awk '/bogo-ops-per-second-real-time:/ { print $2; exit }' /tmp/sng.yaml 2>/dev/null)
+	if [ -n "$v" ]; then
 		r "$4" ops-per-s "$v" ops/s
+		[ $rc = 0 ] || echo "@@I stress-ng --$1 exited $rc: $(grep -v metrc /tmp/sng.log | tr '\n' ' ')"
 	else
-		err "stress-ng --$1 failed: $(tail -n 3 /tmp/sng.log | tr '\n' ' ')"
+		err "stress-ng --$1 failed ($rc): $(tail -n 3 /tmp/sng.log | tr '\n' ' ')"
 	fi
 }
-# Lock contention: 4 instances of 3 threads on one pthread mutex each.
-sng mutex 4 "" mutex-contention
 # Pure CPU-bound throughput: 8 integer workers, one per vCPU of the big guest.
 sng cpu 8 "--cpu-method int64" cpu-throughput
 
-# Wake-up latency with an idle machine: pipe ping-pong round trips.
-$H pingpong $pp_rounds || err "pingpong failed"
+t lock
+# Lock contention: 8 threads through one pthread mutex, fixed work.
+$H lock 8 $lock_iters || err "lock failed"
 
+t pingpong
+# Wake-up latency with an idle machine: pipe ping-pong round trips (at
+# most pp_s seconds of them: a round trip takes 0.1 to 10 ms here).
+$H pingpong $pp_rounds $pp_s || err "pingpong failed"
+# The same with both ends on CPU 0: no cross-CPU wake-up, the steadiest
+# view of the wake-up and context-switch path.
+taskset -c 0 $H pingpong $pp_rounds $pp_s | sed 's/workload=pingpong/workload=pingpong-cpu0/' ||
+	err "pingpong on CPU 0 failed"
+
+t cyclictest
 # Wake-up latency of timer wake-ups (SCHED_FIFO, 4 threads, 1 ms period)
-# with 8 busy loops in the background.
-$H spin $nload &
+# with 8 busy loops in the background. The loops stop a second after the
+# measurement should have ended: cyclictest's main thread (at nice -20)
+# then prints its histogram without them, which under load took seconds.
+$H spin $nload $((ct_s + 1)) &
 load=$!
-sleep 0.5
-if cyclictest -q -m -p 80 -t 4 -i 1000 -D "$ct_s" -h 50000 --json=/tmp/ct.json \
+sleep 0.3
+if $H nice -20 cyclictest -q -m -p 80 -t 4 -i 1000 -D "$ct_s" -h 50000 --json=/tmp/ct.json \
 	>/dev/null 2>/tmp/ct.err; then
 	# Sum the per-thread histograms; overflows (beyond 50 ms) count as the max.
 	awk '
-		/"histogram"/ { inh = 1; next }
+		/"histogram"/ { inh = !/}/; next }
 		inh && /}/ { inh = 0; next }
 		inh { gsub(/[",:]/, ""); h[$1 + 0] += $2 + 0; n += $2 + 0; next }
 		/"cycles"/ { gsub(/,/, ""); cycles += $2 + 0 }
@@ -125,15 +148,17 @@ if cyclictest -q -m -p 80 -t 4 -i 1000 -D "$ct_s" -h 50000 --json=/tmp/ct.json \
 				printf "@@R workload=cyclictest-load metric=p%s value=%d unit=us\n", ps[k], us
 			}
 			printf "@@R workload=cyclictest-load metric=max value=%d unit=us\n", max
+			printf "@@R workload=cyclictest-load metric=samples value=%d unit=count\n", n
 		}' /tmp/ct.json
 else
 	err "cyclictest failed: $(tr '\n' ' ' </tmp/ct.err)"
 fi
-kill $load
-wait $load 2>/dev/null
+wait $load
 
 if [ $mech = 1 ]; then
+	t mech
 	$H mech $knob 2-7 $nspin $mech_reps 5000 || err "mech failed"
 fi
+t end
 info end
 exit $status

@@ -5,11 +5,19 @@
  *
  * Usage: bench-helper now
  *          print CLOCK_MONOTONIC in ns
- *        bench-helper spin N
- *          fork N busy loops and wait (kill the process group to stop)
- *        bench-helper pingpong ROUNDS
- *          pipe ping-pong between two processes; prints the round-trip
- *          time p50, p99 and mean in us as @@R lines
+ *        bench-helper spin N [SECONDS]
+ *          fork N busy loops, stop them after SECONDS (default: when
+ *          killed)
+ *        bench-helper pingpong ROUNDS [SECONDS]
+ *          pipe ping-pong between two processes, ROUNDS round trips or
+ *          for SECONDS, whichever ends first; prints the round-trip time
+ *          p50, p99 and mean in us and the round trips done as @@R lines
+ *        bench-helper lock THREADS ITERATIONS
+ *          THREADS threads share ITERATIONS passes through one pthread
+ *          mutex (a short critical section, a little more work outside);
+ *          prints the wall time in s as an @@R line
+ *        bench-helper nice N COMMAND...
+ *          run COMMAND at nice N (busybox here has no nice)
  *        bench-helper mech KNOB CPULIST NSPIN REPS TIMEOUT_MS
  *          with NSPIN busy loops, REPS times: write CPULIST to KNOB and time
  *          until no busy loop is on those CPUs, clear KNOB and time until
@@ -20,6 +28,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -28,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -313,8 +323,9 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int pingpong(long rounds)
+static int pingpong(long rounds, double max_s)
 {
+	uint64_t deadline;
 	int ab[2], ba[2];
 	uint64_t *rtt = calloc(rounds, sizeof(*rtt)), t0, sum = 0;
 	char c = 0;
@@ -339,12 +350,17 @@ static int pingpong(long rounds)
 	for (long i = 0; i < 100; i++)
 		if (write(ab[1], &c, 1) != 1 || read(ba[0], &c, 1) != 1)
 			die("pingpong");
+	deadline = now_ns() + (uint64_t)(max_s * 1e9);
 	for (long i = 0; i < rounds; i++) {
 		t0 = now_ns();
 		if (write(ab[1], &c, 1) != 1 || read(ba[0], &c, 1) != 1)
 			die("pingpong");
 		rtt[i] = now_ns() - t0;
 		sum += rtt[i];
+		if (t0 + rtt[i] > deadline) {
+			rounds = i + 1;
+			break;
+		}
 	}
 	close(ab[1]);
 	waitpid(p, NULL, 0);
@@ -352,28 +368,84 @@ static int pingpong(long rounds)
 	result("pingpong", "rtt-p50", rtt[rounds / 2] / 1e3, "us");
 	result("pingpong", "rtt-p99", rtt[rounds * 99 / 100] / 1e3, "us");
 	result("pingpong", "rtt-mean", (double)sum / rounds / 1e3, "us");
+	result("pingpong", "round-trips", rounds, "count");
 	return 0;
+}
+
+static pthread_mutex_t lock_mutex = PTHREAD_MUTEX_INITIALIZER;
+static volatile unsigned long lock_counter;
+
+static void burn(int n)
+{
+	for (volatile int i = 0; i < n; i++)
+		;
+}
+
+static void *lock_thread(void *arg)
+{
+	long n = (long)arg;
+
+	for (long i = 0; i < n; i++) {
+		pthread_mutex_lock(&lock_mutex);
+		lock_counter++;
+		burn(50);
+		pthread_mutex_unlock(&lock_mutex);
+		burn(200);
+	}
+	return NULL;
+}
+
+static int lock_bench(int nthreads, long iters)
+{
+	pthread_t th[MAXSPIN];
+	uint64_t t0;
+
+	if (nthreads < 1 || nthreads > MAXSPIN)
+		nthreads = 8;
+	t0 = now_ns();
+	for (int i = 0; i < nthreads; i++)
+		if (pthread_create(&th[i], NULL, lock_thread, (void *)(iters / nthreads)))
+			die("pthread_create");
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(th[i], NULL);
+	result("lock-contention", "time", (now_ns() - t0) / 1e9, "s");
+	return lock_counter == (unsigned long)(iters / nthreads) * nthreads ? 0 : 1;
 }
 
 int main(int argc, char **argv)
 {
-	const char *usage = "usage: bench-helper now | spin N | pingpong ROUNDS |"
+	const char *usage = "usage: bench-helper now | spin N [SECONDS] | pingpong ROUNDS [SECONDS] |"
+			    " lock THREADS ITERATIONS | nice N COMMAND... |"
 			    " mech KNOB CPULIST NSPIN REPS TIMEOUT_MS\n";
 
 	if (argc >= 2 && !strcmp(argv[1], "now")) {
 		printf("%llu\n", (unsigned long long)now_ns());
 		return 0;
 	}
-	if (argc == 3 && !strcmp(argv[1], "spin")) {
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "spin")) {
 		pid_t pids[MAXSPIN];
 		int n = atoi(argv[2]);
 
-		spawn_spinners(pids, n > MAXSPIN ? MAXSPIN : n);
-		for (;;)
-			pause();
+		n = n > MAXSPIN ? MAXSPIN : n;
+		spawn_spinners(pids, n);
+		if (argc == 3)
+			for (;;)
+				pause();
+		nap_us((long)(atof(argv[3]) * 1e6));
+		kill_spinners(pids, n);
+		return 0;
 	}
-	if (argc == 3 && !strcmp(argv[1], "pingpong"))
-		return pingpong(atol(argv[2]) > 0 ? atol(argv[2]) : 1000);
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "pingpong"))
+		return pingpong(atol(argv[2]) > 0 ? atol(argv[2]) : 1000,
+				argc == 4 ? atof(argv[3]) : 3600);
+	if (argc == 4 && !strcmp(argv[1], "lock"))
+		return lock_bench(atoi(argv[2]), atol(argv[3]));
+	if (argc >= 4 && !strcmp(argv[1], "nice")) {
+		if (setpriority(PRIO_PROCESS, 0, atoi(argv[2])))
+			perror("setpriority");
+		execvp(argv[3], argv + 3);
+		die(argv[3]);
+	}
 	if (argc == 7 && !strcmp(argv[1], "mech"))
 		return mech(argv[2], argv[3], atoi(argv[4]), atoi(argv[5]), atoi(argv[6]));
 	fputs(usage, stderr);

@@ -74,8 +74,13 @@ if [ $build = 1 ]; then
 		git -C "$LINUX" worktree prune
 		git -C "$LINUX" worktree add --detach "$base_src" base >/dev/null
 	fi
+	# What the patched image is built from: build/linux moves under us.
+	head=$(git -C "$LINUX" rev-parse --short=12 HEAD)
+	dirty=$(git -C "$LINUX" status --porcelain --untracked-files=no | wc -l)
 	"$TOP/scripts/kernel.sh" -s "$LINUX" -O "$BUILD/obj/bench" -o "$patched_img" \
 		"$TOP/config/guest.config"
+	printf 'patched_head=%s\npatched_commits=%s\npatched_dirty_files=%s\n' "$head" \
+		"$(git -C "$LINUX" rev-list --count base.."$head")" "$dirty" > "$patched_img.src"
 	"$TOP/scripts/kernel.sh" -s "$base_src" -O "$BUILD/obj/baseline" -o "$base_img" \
 		"$TOP/config/guest.config"
 fi
@@ -184,9 +189,8 @@ size "$BUILD/obj/baseline/vmlinux" "$BUILD/obj/bench/vmlinux" > "$run/size.txt" 
 	echo "stress_ng=$(dpkg-query -W -f='${Version}' stress-ng)"
 	echo "patched_kernel=$(make -s -C "$LINUX" O="$BUILD/obj/bench" kernelrelease 2>/dev/null)"
 	echo "baseline_kernel=$(make -s -C "$base_src" O="$BUILD/obj/baseline" kernelrelease 2>/dev/null)"
-	echo "patched_head=$(git -C "$LINUX" rev-parse --short=12 HEAD)"
-	echo "patched_commits=$(git -C "$LINUX" rev-list --count base..HEAD)"
-	echo "patched_dirty_files=$(git -C "$LINUX" status --porcelain --untracked-files=no | wc -l)"
+	cat "$patched_img.src" 2>/dev/null ||
+		echo "patched_head=unknown (image not built by bench.sh)"
 	echo "base_head=$(git -C "$LINUX" rev-parse --short=12 base)"
 	echo "host_load_start=$host_load_start"
 	echo "host_load_end=$host_load_end"
