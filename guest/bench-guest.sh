@@ -72,8 +72,37 @@ if [ -n "$mark" ]; then
 fi
 sleep 0.5
 info workloads
-t hackbench
+# What CPUs 2-7 do meanwhile: interrupts (all, local timer, reschedule,
+# function call and TLB-shootdown IPIs) and busy ticks, of all ticks.
+cpus27() {
+	awk '
+		FILENAME == "/proc/interrupts" && FNR == 1 {
+			for (i = 1; i <= NF; i++) col[i + 1] = substr($i, 4) + 0
+			next
+		}
+		FILENAME == "/proc/interrupts" && $1 ~ /:$/ {
+			for (i = 2; i in col; i++) {
+				if ($i !~ /^[0-9]+$/ || col[i] < 2 || col[i] > 7) continue
+				n[""] += $i
+				n[$1] += $i
+			}
+			next
+		}
+		FILENAME == "/proc/stat" && $1 ~ /^cpu[0-9]+$/ {
+			c = substr($1, 4) + 0
+			if (c < 2 || c > 7) next
+			for (i = 2; i <= 9; i++) tot += $i
+			idle += $5 + $6
+		}
+		END {
+			printf "%d %d %d %d %d %d %d\n", n[""], n["LOC:"], n["RES:"], n["CAL:"],
+				n["TLB:"], tot - idle, tot
+		}' /proc/interrupts /proc/stat
+}
 
+t hackbench
+hb_t0=$($H now)
+hb_c0=$(cpus27)
 # hackbench: 4 groups of 10 senders and 10 receivers (160 tasks).
 hb() {
 	name=$1
@@ -85,6 +114,17 @@ hb hackbench-proc-pipe -p
 hb hackbench-proc-sock
 hb hackbench-thread-pipe -T -p
 hb hackbench-thread-sock -T
+hb_c1=$(cpus27)
+hb_s=$(( ($($H now) - hb_t0) / 1000000 ))
+# Only when CPUs 2-7 are online (not in the hotplug or 2-vCPU guests).
+echo "$hb_c0 $hb_c1 $hb_s" | awk '$14 > $7 && $15 > 0 {
+	s = $15 / 1000
+	printf "@@R workload=hackbench-cpus2-7 metric=irq-per-s value=%.1f unit=1/s\n", ($8 - $1) / s
+	printf "@@R workload=hackbench-cpus2-7 metric=timer-per-s value=%.1f unit=1/s\n", ($9 - $2) / s
+	printf "@@R workload=hackbench-cpus2-7 metric=resched-ipi-per-s value=%.1f unit=1/s\n", ($10 - $3) / s
+	printf "@@R workload=hackbench-cpus2-7 metric=call-tlb-ipi-per-s value=%.1f unit=1/s\n", ($11 - $4 + $12 - $5) / s
+	printf "@@R workload=hackbench-cpus2-7 metric=busy-pct value=%.2f unit=%%\n", 100 * ($13 - $6) / ($14 - $7)
+}'
 
 t stress-ng
 # stress-ng STRESSOR N: bogo ops per second of wall time.

@@ -43,6 +43,14 @@ ROWS = [
     ("cyclictest-load", "p99", "cyclictest under load, wake-up p99 (us)", False),
     ("cyclictest-load", "max", "cyclictest under load, max (us)", False),
 ]
+# What CPUs 2-7 do during the four hackbench runs (A, B and C only).
+DIAG = [
+    ("hackbench-cpus2-7", "busy-pct", "CPUs 2-7 busy, % of their time"),
+    ("hackbench-cpus2-7", "irq-per-s", "CPUs 2-7 interrupts /s (all)"),
+    ("hackbench-cpus2-7", "timer-per-s", "CPUs 2-7 local timer interrupts /s"),
+    ("hackbench-cpus2-7", "resched-ipi-per-s", "CPUs 2-7 reschedule IPIs /s"),
+    ("hackbench-cpus2-7", "call-tlb-ipi-per-s", "CPUs 2-7 function-call + TLB IPIs /s"),
+]
 HACKBENCH = [r for r in ROWS if r[0].startswith("hackbench")]
 
 MECH = [
@@ -145,6 +153,8 @@ def main():
         return s
 
     summary = {}
+    for w, m, label in DIAG:
+        summary[f"{w}/{m}"] = {c: stats(vals(c, w, m)) for c, _, _ in CONFIGS}
     for w, m, label, hib in ROWS:
         summary[f"{w}/{m}"] = {c: stats(vals(c, w, m)) for c, _, _ in CONFIGS}
     mech = {m: stats(vals("B", "mech", m)) for m, _ in MECH}
@@ -269,6 +279,15 @@ def main():
     L.append("")
     L.append("↑: higher is better; otherwise lower is better.")
     L.append("")
+    if any(summary.get(f"{w}/{m}", {}).get("C") for w, m, _ in DIAG):
+        L.append("What CPUs 2-7 do during the four hackbench runs (from /proc/stat and /proc/interrupts):")
+        L.append("")
+        L.append("| CPUs 2-7 | A baseline | B unmarked | C marked |")
+        L.append("|---|---|---|---|")
+        for w, m, label in DIAG:
+            st = summary[f"{w}/{m}"]
+            L.append(f"| {label} | " + " | ".join(fmt_stats(st[c]) for c in "ABC") + " |")
+        L.append("")
     L.append("Mechanism (in B's guest, 16 busy loops, polled every 0.1 ms through /proc/PID/stat; ms):")
     L.append("")
     L.append("| step | median (min–max) | n |")
@@ -291,12 +310,15 @@ def main():
         t = bloat.get("size_text")
         line = "Kernel text, patched vs baseline vmlinux: "
         if "delta" in bloat:
-            line += (f"`bloat-o-meter -t`: {bloat['delta']:+d} bytes "
-                     f"(add/remove {bloat['add']}/{bloat['remove']}, grow/shrink {bloat['grow']}/{bloat['shrink']}"
-                     + (f", {bloat['chg_percent']:+.2f}%" if "chg_percent" in bloat else "") + ")")
+            line += (f"`bloat-o-meter -t` {bloat['delta']:+d} bytes of text symbols "
+                     f"(added/removed {bloat['add']}/{bloat['remove']}, grown/shrunk {bloat['grow']}/{bloat['shrink']}")
+            if "before" in bloat:
+                line += f"; total {bloat['before']} → {bloat['after']}, {bloat['chg_percent']:+.2f}%"
+            line += ")"
         if t:
             line += (f"; `size` text {t['baseline']} → {t['patched']} "
-                     f"({t['patched'] - t['baseline']:+d} bytes, {100.0 * (t['patched'] - t['baseline']) / t['baseline']:+.2f}%)")
+                     f"({t['patched'] - t['baseline']:+d} bytes: the .text section is padded to a 2 MiB "
+                     "boundary, so this mostly shows the padding)")
         L.append(line + ".")
         L.append("")
     if failed:
