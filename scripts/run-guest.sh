@@ -47,8 +47,10 @@ shift $((OPTIND - 1))
 [ $# -gt 0 ] || die "no command given (see the usage in $0)"
 [ -f "$kernel" ] || die "no kernel at $kernel (run 'make kernel')"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (scripts/deps.sh)"
-[ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q static ||
-	[ -x /bin/busybox ] || die "busybox-static missing (scripts/deps.sh)"
+[ -x /bin/busybox ] || die "busybox-static missing (scripts/deps.sh)"
+# A dynamic busybox (Debian's 'busybox') would find no libc in the guest.
+! ldd /bin/busybox >/dev/null 2>&1 ||
+	die "/bin/busybox is dynamically linked: install busybox-static"
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
