@@ -21,10 +21,14 @@
  *        bench-helper mech KNOB CPULIST NSPIN REPS TIMEOUT_MS
  *          with NSPIN busy loops, REPS times: write CPULIST to KNOB and time
  *          until no busy loop is on those CPUs, clear KNOB and time until
- *          the busy loops occupy every online CPU (and at least all but
+ *          the busy loops are on every online CPU (and at least all but
  *          one); then offline the same CPUs by hotplug (timing the writes),
  *          online them again and time until the loops spread again.
- *          KNOB '-' skips the paravirt part.
+ *          KNOB '-' skips the paravirt part. The spread is timed twice:
+ *          until the loops are placed on the CPUs (polled through /proc),
+ *          and until they have run there, as each loop notes when it first
+ *          runs on a CPU; the second does not depend on when the
+ *          observer's own vCPU gets to run on an overcommitted host.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -60,12 +65,37 @@ static void die(const char *what)
 	exit(1);
 }
 
+/*
+ * Where the busy loops have run, shared with the observer: first[c] is the
+ * first time (CLOCK_MONOTONIC ns) at or after 'since' that a loop ran on
+ * CPU c. NULL when nobody watches.
+ */
+static struct spin_log {
+	uint64_t since;
+	uint64_t first[MAXCPU];
+} *slog;
+
 static void spin_forever(void)
 {
 	volatile unsigned long x = 0;
 
-	for (;;)
-		x++;
+	for (;;) {
+		/* A few microseconds of work between looks at the CPU. */
+		for (int i = 0; i < 1000; i++)
+			x++;
+		if (slog) {
+			int c = sched_getcpu();
+			uint64_t since = __atomic_load_n(&slog->since, __ATOMIC_ACQUIRE);
+			uint64_t old;
+
+			if (c < 0 || c >= MAXCPU)
+				continue;
+			old = __atomic_load_n(&slog->first[c], __ATOMIC_RELAXED);
+			if (old < since)
+				__atomic_compare_exchange_n(&slog->first[c], &old, now_ns(), 0,
+							    __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+		}
+	}
 }
 
 static int spawn_spinners(pid_t *pids, int n)
@@ -189,27 +219,70 @@ static int64_t wait_off(pid_t *pids, int n, uint64_t mask, uint64_t t0, int64_t 
 	}
 }
 
+/* Start timing the spread at t0: forget where the loops ran before. */
+static void spread_start(uint64_t t0)
+{
+	__atomic_store_n(&slog->since, t0, __ATOMIC_RELEASE);
+}
+
+/* The latest and the second latest of n times. */
+static void two_latest(const uint64_t *ts, int n, uint64_t *last, uint64_t *second)
+{
+	*last = *second = 0;
+	for (int i = 0; i < n; i++) {
+		if (ts[i] > *last) {
+			*second = *last;
+			*last = ts[i];
+		} else if (ts[i] > *second) {
+			*second = ts[i];
+		}
+	}
+}
+
 /*
- * ns until the spinners occupy all of 'want' (*all) and all but one of
- * its CPUs (*most); -1 for the one that timed out.
+ * How the busy loops spread over 'want' from t0, in ns, -1 for what timed
+ * out: until they are placed on all of its CPUs (placed[1]) and on all but
+ * one (placed[0]), as polled through /proc/PID/stat; and until a loop has
+ * run on all of them (ran[1]) and on all but one (ran[0]), as the loops
+ * noted it themselves. spread_start(t0) must have been called.
  */
 static void wait_spread(pid_t *pids, int n, uint64_t want, uint64_t t0,
-			int64_t tmo, int64_t *most, int64_t *all)
+			int64_t tmo, int64_t placed[2], int64_t ran[2])
 {
 	int nwant = __builtin_popcountll(want);
+	uint64_t ts[MAXCPU], last, second;
 
-	*most = *all = -1;
+	placed[0] = placed[1] = ran[0] = ran[1] = -1;
 	for (;;) {
 		uint64_t t = now_ns();
-		int got = __builtin_popcountll(where(pids, n) & want);
+		int got;
 
-		if (*most < 0 && got >= nwant - 1)
-			*most = t - t0;
-		if (got >= nwant) {
-			*all = t - t0;
-			return;
+		if (placed[1] < 0) {
+			got = __builtin_popcountll(where(pids, n) & want);
+			if (placed[0] < 0 && got >= nwant - 1)
+				placed[0] = t - t0;
+			if (got >= nwant)
+				placed[1] = t - t0;
 		}
-		if ((int64_t)(t - t0) > tmo)
+		if (ran[1] < 0) {
+			got = 0;
+			for (int c = 0; c < MAXCPU; c++) {
+				uint64_t f = __atomic_load_n(&slog->first[c], __ATOMIC_RELAXED);
+
+				if ((want & (1ull << c)) && f >= t0)
+					ts[got++] = f - t0;
+			}
+			two_latest(ts, got, &last, &second);
+			if (ran[0] < 0 && got == nwant - 1)
+				ran[0] = last;
+			else if (ran[0] < 0 && got == nwant)
+				ran[0] = nwant > 1 ? second : last;
+			if (got == nwant)
+				ran[1] = last;
+		}
+		if (placed[1] >= 0 && ran[1] >= 0)
+			return;
+		if ((int64_t)(now_ns() - t0) > tmo)
 			return;
 		nap_us(POLL_US);
 	}
@@ -261,12 +334,18 @@ static int mech(const char *knob, const char *list, int nspin, int reps, int tmo
 {
 	pid_t pids[MAXSPIN];
 	uint64_t mask = parse_list(list), all = online_mask(), t0;
-	int64_t tmo = (int64_t)tmo_ms * 1000000, most, every;
+	int64_t tmo = (int64_t)tmo_ms * 1000000, placed[2], ran[2];
 	struct sched_param sp = { .sched_priority = 50 };
 	char buf[128];
 
 	if (nspin > MAXSPIN)
 		nspin = MAXSPIN;
+	slog = mmap(NULL, sizeof(*slog), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (slog == MAP_FAILED)
+		die("mmap");
+	t0 = now_ns();
+	spread_start(t0);
 	spawn_spinners(pids, nspin);
 	/*
 	 * Poll at a real-time priority (after the fork: the busy loops stay
@@ -275,7 +354,7 @@ static int mech(const char *knob, const char *list, int nspin, int reps, int tmo
 	 */
 	if (sched_setscheduler(0, SCHED_FIFO, &sp))
 		perror("sched_setscheduler");
-	wait_spread(pids, nspin, all, now_ns(), 5000000000ll, &most, &every);
+	wait_spread(pids, nspin, all, t0, 5000000000ll, placed, ran);
 	nap_us(300000);
 
 	for (int r = 0; r < reps; r++) {
@@ -288,11 +367,15 @@ static int mech(const char *knob, const char *list, int nspin, int reps, int tmo
 			result_ns("mech", "mark-drain", wait_off(pids, nspin, mask, t0, tmo));
 			nap_us(300000);
 			t0 = now_ns();
+			spread_start(t0);
 			if (write_str(knob, "\n"))
 				die(knob);
-			wait_spread(pids, nspin, all, t0, tmo, &most, &every);
-			result_ns("mech", "clear-spread-most", most);
-			result_ns("mech", "clear-spread-all", every);
+			result_ns("mech", "clear-write", now_ns() - t0);
+			wait_spread(pids, nspin, all, t0, tmo, placed, ran);
+			result_ns("mech", "clear-spread-most", placed[0]);
+			result_ns("mech", "clear-spread-all", placed[1]);
+			result_ns("mech", "clear-ran-most", ran[0]);
+			result_ns("mech", "clear-ran-all", ran[1]);
 			nap_us(300000);
 		}
 
@@ -304,12 +387,15 @@ static int mech(const char *knob, const char *list, int nspin, int reps, int tmo
 		result_ns("mech", "hotplug-offline-drain", wait_off(pids, nspin, mask, t0, tmo));
 		nap_us(300000);
 		t0 = now_ns();
+		spread_start(t0);
 		if (hotplug(mask, "1"))
 			return 1;
 		result_ns("mech", "hotplug-online", now_ns() - t0);
-		wait_spread(pids, nspin, all, t0, tmo, &most, &every);
-		result_ns("mech", "hotplug-online-spread-most", most);
-		result_ns("mech", "hotplug-online-spread-all", every);
+		wait_spread(pids, nspin, all, t0, tmo, placed, ran);
+		result_ns("mech", "hotplug-online-spread-most", placed[0]);
+		result_ns("mech", "hotplug-online-spread-all", placed[1]);
+		result_ns("mech", "hotplug-online-ran-most", ran[0]);
+		result_ns("mech", "hotplug-online-ran-all", ran[1]);
 		nap_us(300000);
 	}
 	kill_spinners(pids, nspin);
