@@ -72,7 +72,7 @@ if [ $build = 1 ]; then
 		log "creating the baseline worktree $base_src (tag base)"
 		rm -rf "$base_src"
 		git -C "$LINUX" worktree prune
-		git -C "$LINUX" worktree add --detach "$base_src" base >/dev/null
+		git -C "$LINUX" worktree add -q --detach "$base_src" base
 	fi
 	# What the patched image is built from: build/linux moves under us.
 	head=$(git -C "$LINUX" rev-parse --short=12 HEAD)
