@@ -5,21 +5,23 @@
 # '@@R workload=W metric=M value=V unit=U' line per result for
 # scripts/bench.sh. '@@I' lines describe the guest, '@@E' lines are errors.
 #
-# Usage: bench-guest.sh [-m CPULIST] [-o FIRST-LAST] [-M] [-q]
+# Usage: bench-guest.sh [-m CPULIST] [-o FIRST-LAST] [-M] [-q] [-u]
 #   -m CPULIST     mark these CPUs paravirt before the workloads
 #   -o FIRST-LAST  offline these CPUs by hotplug before the workloads
 #   -M             also time the mechanism (mark/clear against hotplug)
 #   -q             quick: shorter workloads
+#   -u             cost when unused: hackbench and the ping-pongs only
 knob=/sys/kernel/debug/sched/paravirt
 H=/root/bench-helper
-mark= off= mech=0 quick=0
-while getopts m:o:Mq opt; do
+mark= off= mech=0 quick=0 cost=0
+while getopts m:o:Mqu opt; do
 	case $opt in
 	m) mark=$OPTARG ;;
 	o) off=$OPTARG ;;
 	M) mech=1 ;;
 	q) quick=1 ;;
-	*) echo "usage: bench-guest.sh [-m CPULIST] [-o FIRST-LAST] [-M] [-q]"; exit 2 ;;
+	u) cost=1 ;;
+	*) echo "usage: bench-guest.sh [-m CPULIST] [-o FIRST-LAST] [-M] [-q] [-u]"; exit 2 ;;
 	esac
 done
 
@@ -126,28 +128,30 @@ echo "$hb_c0 $hb_c1 $hb_s" | awk '$14 > $7 && $15 > 0 {
 	printf "@@R workload=hackbench-cpus2-7 metric=busy-pct value=%.2f unit=%%\n", 100 * ($13 - $6) / ($14 - $7)
 }'
 
-t stress-ng
-# stress-ng STRESSOR N: bogo ops per second of wall time.
-sng() {
-	rm -f /tmp/sng.yaml
-	stress-ng --"$1" "$2" $3 -t "$stress_s" --metrics-brief --temp-path /tmp \
-		-Y /tmp/sng.yaml >/tmp/sng.log 2>&1
-	rc=$?
-	# A non-zero exit can come with good metrics (a worker slow to stop).
-	v=$(awk '/bogo-ops-per-second-real-time:/ { print $2; exit }' /tmp/sng.yaml 2>/dev/null)
-	if [ -n "$v" ]; then
-		r "$4" ops-per-s "$v" ops/s
-		[ $rc = 0 ] || echo "@@I stress-ng --$1 exited $rc: $(grep -v metrc /tmp/sng.log | tr '\n' ' ')"
-	else
-		err "stress-ng --$1 failed ($rc): $(tail -n 3 /tmp/sng.log | tr '\n' ' ')"
-	fi
-}
-# Pure CPU-bound throughput: 8 integer workers, one per vCPU of the big guest.
-sng cpu 8 "--cpu-method int64" cpu-throughput
+if [ $cost = 0 ]; then
+	t stress-ng
+	# stress-ng STRESSOR N: bogo ops per second of wall time.
+	sng() {
+		rm -f /tmp/sng.yaml
+		stress-ng --"$1" "$2" $3 -t "$stress_s" --metrics-brief --temp-path /tmp \
+			-Y /tmp/sng.yaml >/tmp/sng.log 2>&1
+		rc=$?
+		# A non-zero exit can come with good metrics (a worker slow to stop).
+		v=$(awk '/bogo-ops-per-second-real-time:/ { print $2; exit }' /tmp/sng.yaml 2>/dev/null)
+		if [ -n "$v" ]; then
+			r "$4" ops-per-s "$v" ops/s
+			[ $rc = 0 ] || echo "@@I stress-ng --$1 exited $rc: $(grep -v metrc /tmp/sng.log | tr '\n' ' ')"
+		else
+			err "stress-ng --$1 failed ($rc): $(tail -n 3 /tmp/sng.log | tr '\n' ' ')"
+		fi
+	}
+	# Pure CPU-bound throughput: 8 integer workers, one per vCPU of the big guest.
+	sng cpu 8 "--cpu-method int64" cpu-throughput
 
-t lock
-# Lock contention: 8 threads through one pthread mutex, fixed work.
-$H lock 8 $lock_iters || err "lock failed"
+	t lock
+	# Lock contention: 8 threads through one pthread mutex, fixed work.
+	$H lock 8 $lock_iters || err "lock failed"
+fi
 
 t pingpong
 # Wake-up latency with an idle machine: pipe ping-pong round trips (at
@@ -158,42 +162,44 @@ $H pingpong $pp_rounds $pp_s || err "pingpong failed"
 taskset -c 0 $H pingpong $pp_rounds $pp_s | sed 's/workload=pingpong/workload=pingpong-cpu0/' ||
 	err "pingpong on CPU 0 failed"
 
-t cyclictest
-# Wake-up latency of timer wake-ups (SCHED_FIFO, 4 threads, 1 ms period)
-# with 8 busy loops in the background. The loops stop a second after the
-# measurement should have ended: cyclictest's main thread (at nice -20)
-# then prints its histogram without them, which under load took seconds.
-$H spin $nload $((ct_s + 1)) &
-load=$!
-sleep 0.3
-if $H nice -20 cyclictest -q -m -p 80 -t 4 -i 1000 -D "$ct_s" -h 50000 --json=/tmp/ct.json \
-	>/dev/null 2>/tmp/ct.err; then
-	# Sum the per-thread histograms; overflows (beyond 50 ms) count as the max.
-	awk '
-		/"histogram"/ { inh = !/}/; next }
-		inh && /}/ { inh = 0; next }
-		inh { gsub(/[",:]/, ""); h[$1 + 0] += $2 + 0; n += $2 + 0; next }
-		/"cycles"/ { gsub(/,/, ""); cycles += $2 + 0 }
-		/"max"/ { gsub(/,/, ""); v = $2 + 0; if (v > max) max = v }
-		END {
-			max += 0
-			if (cycles > n) { h[max] += cycles - n; n = cycles }
-			split("50 99 99.9", ps, " ")
-			for (k = 1; k <= 3; k++) {
-				want = n * ps[k] / 100; c = 0
-				for (us = 0; us <= max; us++) {
-					c += h[us]
-					if (c >= want) break
+if [ $cost = 0 ]; then
+	t cyclictest
+	# Wake-up latency of timer wake-ups (SCHED_FIFO, 4 threads, 1 ms period)
+	# with 8 busy loops in the background. The loops stop a second after the
+	# measurement should have ended: cyclictest's main thread (at nice -20)
+	# then prints its histogram without them, which under load took seconds.
+	$H spin $nload $((ct_s + 1)) &
+	load=$!
+	sleep 0.3
+	if $H nice -20 cyclictest -q -m -p 80 -t 4 -i 1000 -D "$ct_s" -h 50000 --json=/tmp/ct.json \
+		>/dev/null 2>/tmp/ct.err; then
+		# Sum the per-thread histograms; overflows (beyond 50 ms) count as the max.
+		awk '
+			/"histogram"/ { inh = !/}/; next }
+			inh && /}/ { inh = 0; next }
+			inh { gsub(/[",:]/, ""); h[$1 + 0] += $2 + 0; n += $2 + 0; next }
+			/"cycles"/ { gsub(/,/, ""); cycles += $2 + 0 }
+			/"max"/ { gsub(/,/, ""); v = $2 + 0; if (v > max) max = v }
+			END {
+				max += 0
+				if (cycles > n) { h[max] += cycles - n; n = cycles }
+				split("50 99 99.9", ps, " ")
+				for (k = 1; k <= 3; k++) {
+					want = n * ps[k] / 100; c = 0
+					for (us = 0; us <= max; us++) {
+						c += h[us]
+						if (c >= want) break
+					}
+					printf "@@R workload=cyclictest-load metric=p%s value=%d unit=us\n", ps[k], us
 				}
-				printf "@@R workload=cyclictest-load metric=p%s value=%d unit=us\n", ps[k], us
-			}
-			printf "@@R workload=cyclictest-load metric=max value=%d unit=us\n", max
-			printf "@@R workload=cyclictest-load metric=samples value=%d unit=count\n", n
-		}' /tmp/ct.json
-else
-	err "cyclictest failed: $(tr '\n' ' ' </tmp/ct.err)"
+				printf "@@R workload=cyclictest-load metric=max value=%d unit=us\n", max
+				printf "@@R workload=cyclictest-load metric=samples value=%d unit=count\n", n
+			}' /tmp/ct.json
+	else
+		err "cyclictest failed: $(tr '\n' ' ' </tmp/ct.err)"
+	fi
+	wait $load
 fi
-wait $load
 
 if [ $mech = 1 ]; then
 	t mech

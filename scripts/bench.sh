@@ -11,6 +11,10 @@
 #   C marked    patched kernel, 8 vCPUs, CPUs 2-7 marked paravirt
 #   D hotplug   patched kernel, 8 vCPUs, CPUs 2-7 offlined by hotplug
 #   E 2vcpu     patched kernel, 2 vCPUs (the right-sized guest)
+# and first, for the cost when unused, A and B again on QEMU's instruction
+# clock (run-guest.sh ACCEL=icount), where guest time does not depend on
+# the host's load: F baseline-icount, G unmarked-icount (hackbench and
+# the ping-pongs only), alternated over a few rounds of their own.
 #
 # Both kernels are non-debug builds of config/guest.config: the patched
 # one from build/linux into build/obj/bench (build/bzImage-bench), the
@@ -24,7 +28,8 @@
 # 4m45s. The report says how many rounds ran.
 #
 # Usage: bench.sh [-r ROUNDS] [-b SECONDS] [-n]
-#   -r ROUNDS   rounds at most (default: 8; QUICK=1: 2)
+#   -r ROUNDS   rounds at most (default: 8; QUICK=1: 2); the icount rounds
+#               are ICOUNT_ROUNDS (default: 6; QUICK=1: 1)
 #   -b SECONDS  time budget (default: 1740; QUICK=1: 285)
 #   -n          do not build the kernels, use the existing images
 # Environment: QUICK=1 short workloads and fewer rounds, and the existing
@@ -48,9 +53,12 @@ shift $((OPTIND - 1))
 [ $# -eq 0 ] || die "$usage"
 if [ $quick = 1 ]; then
 	rounds=${rounds:-2} budget=${budget:-285} name=quick gflags=-q tmo=240
+	irounds=${ICOUNT_ROUNDS:-1}
 else
 	rounds=${rounds:-8} budget=${budget:-1740} name=latest gflags= tmo=480
+	irounds=${ICOUNT_ROUNDS:-6}
 fi
+[[ $irounds =~ ^[0-9]+$ ]] || die "bad ICOUNT_ROUNDS: $irounds"
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "bad round count: $rounds"
 [[ $budget =~ ^[1-9][0-9]*$ ]] || die "bad time budget: $budget"
 
@@ -117,17 +125,51 @@ host_busy() {
 }
 
 cfgs=(A B C D E)
-declare -A cname=([A]=baseline [B]=unmarked [C]=marked [D]=hotplug [E]=2vcpu)
-declare -A ckern=([A]=$base_img [B]=$patched_img [C]=$patched_img [D]=$patched_img [E]=$patched_img)
-declare -A ccpus=([A]=8 [B]=8 [C]=8 [D]=8 [E]=2)
-declare -A cargs=([A]= [B]=-M [C]="-m 2-7" [D]="-o 2-7" [E]=)
+declare -A cname=([A]=baseline [B]=unmarked [C]=marked [D]=hotplug [E]=2vcpu
+		  [F]=baseline-icount [G]=unmarked-icount)
+declare -A ckern=([A]=$base_img [B]=$patched_img [C]=$patched_img [D]=$patched_img [E]=$patched_img
+		  [F]=$base_img [G]=$patched_img)
+declare -A ccpus=([A]=8 [B]=8 [C]=8 [D]=8 [E]=2 [F]=8 [G]=8)
+declare -A cargs=([A]= [B]=-M [C]="-m 2-7" [D]="-o 2-7" [E]= [F]=-u [G]=-u)
+declare -A cacc=([F]=icount [G]=icount)
+
+run_config() {	# run_config ROUND CONFIG: one guest boot, its results appended
+	local r=$1 c=$2 con busy0 t0 rc secs other kver errs n
+	con=$run/r$r-$c-${cname[$c]}.log
+	busy0=$(host_busy)
+	t0=$(date +%s.%N)
+	set +e
+	# shellcheck disable=SC2086
+	/usr/bin/time -f '%U %S' -o "$run/cpu.tmp" \
+	env ACCEL="${cacc[$c]:-${ACCEL:-tcg}}" "$TOP/scripts/run-guest.sh" -q -k "${ckern[$c]}" -c "${ccpus[$c]}" -t $tmo \
+		-l "$con" "${files[@]}" -- sh /root/bench-guest.sh ${cargs[$c]} $gflags
+	rc=$?
+	set -e
+	secs=$(echo "$(date +%s.%N) - $t0" | bc)
+	# Host CPU used by everything but this boot, in cores: the
+	# machine is shared, and TCG guests feel every other job.
+	other=$(echo "scale=2; ($(host_busy) - $busy0) / 100 - $(tail -n1 "$run/cpu.tmp" | tr ' ' '+')" | bc)
+	other=$(echo "scale=2; if ($other < 0) 0 else $other / $secs" | bc)
+	tr -d '\r' < "$con" | grep -a '^@@R ' |
+		sed -n 's/^@@R workload=\([^ ]*\) metric=\([^ ]*\) value=\([^ ]*\) unit=\([^ ]*\)$/\1\t\2\t\3\t\4/p' |
+		sed "s/^/$r\t$c\t/" >> "$samples"
+	kver=$(tr -d '\r' < "$con" | sed -n 's/^@@GUEST-START@@ [0-9]* cpus, //p' | head -n1)
+	errs=$(tr -d '\r' < "$con" | sed -n 's/^@@E //p' | tr '\t\n' '  ')
+	printf '%s\t%s\t%s\t%.1f\t%s\t%s\t%s\n' "$r" "$c" "$rc" "$secs" "$other" "$kver" "$errs" >> "$boots"
+	n=$(awk -F'\t' -v r="$r" -v c="$c" '$1 == r && $2 == c' "$samples" | wc -l)
+	log "round $r/$rounds $c ${cname[$c]}: exit $rc, ${secs%.*} s, other host load $other, $n results${errs:+, errors: $errs}"
+}
 
 samples=$run/samples.tsv
 boots=$run/boots.tsv
 printf 'round\tconfig\tworkload\tmetric\tvalue\tunit\n' > "$samples"
 printf 'round\tconfig\tstatus\tseconds\tother_load\tkernel\terrors\n' > "$boots"
 host_load_start=$(cut -d' ' -f1-3 /proc/loadavg)
-log "up to $rounds rounds of ${cfgs[*]} within ${budget} s; consoles in $run"
+log "$irounds rounds of F G (icount), then up to $rounds rounds of ${cfgs[*]} within ${budget} s; consoles in $run"
+for ((r = 1; r <= irounds; r++)); do
+	run_config "$r" F
+	run_config "$r" G
+done
 done_rounds=0 round_s=0
 for ((r = 1; r <= rounds; r++)); do
 	rstart=$(date +%s)
@@ -137,29 +179,7 @@ for ((r = 1; r <= rounds; r++)); do
 		break
 	fi
 	for c in "${cfgs[@]}"; do
-		con=$run/r$r-$c-${cname[$c]}.log
-		busy0=$(host_busy)
-		t0=$(date +%s.%N)
-		set +e
-		# shellcheck disable=SC2086
-		/usr/bin/time -f '%U %S' -o "$run/cpu.tmp" \
-		"$TOP/scripts/run-guest.sh" -q -k "${ckern[$c]}" -c "${ccpus[$c]}" -t $tmo \
-			-l "$con" "${files[@]}" -- sh /root/bench-guest.sh ${cargs[$c]} $gflags
-		rc=$?
-		set -e
-		secs=$(echo "$(date +%s.%N) - $t0" | bc)
-		# Host CPU used by everything but this boot, in cores: the
-		# machine is shared, and TCG guests feel every other job.
-		other=$(echo "scale=2; ($(host_busy) - $busy0) / 100 - $(tail -n1 "$run/cpu.tmp" | tr ' ' '+')" | bc)
-		other=$(echo "scale=2; if ($other < 0) 0 else $other / $secs" | bc)
-		tr -d '\r' < "$con" | grep -a '^@@R ' |
-			sed -n 's/^@@R workload=\([^ ]*\) metric=\([^ ]*\) value=\([^ ]*\) unit=\([^ ]*\)$/\1\t\2\t\3\t\4/p' |
-			sed "s/^/$r\t$c\t/" >> "$samples"
-		kver=$(tr -d '\r' < "$con" | sed -n 's/^@@GUEST-START@@ [0-9]* cpus, //p' | head -n1)
-		errs=$(tr -d '\r' < "$con" | sed -n 's/^@@E //p' | tr '\t\n' '  ')
-		printf '%s\t%s\t%s\t%.1f\t%s\t%s\t%s\n' "$r" "$c" "$rc" "$secs" "$other" "$kver" "$errs" >> "$boots"
-		n=$(awk -F'\t' -v r="$r" -v c="$c" '$1 == r && $2 == c' "$samples" | wc -l)
-		log "round $r/$rounds $c ${cname[$c]}: exit $rc, ${secs%.*} s, other host load $other, $n results${errs:+, errors: $errs}"
+		run_config "$r" "$c"
 	done
 	round_s=$(( $(date +%s) - rstart ))
 	done_rounds=$r
@@ -177,6 +197,7 @@ size "$BUILD/obj/baseline/vmlinux" "$BUILD/obj/bench/vmlinux" > "$run/size.txt" 
 	echo "quick=$quick"
 	echo "rounds=$done_rounds"
 	echo "rounds_planned=$rounds"
+	echo "icount_rounds=$irounds"
 	echo "budget_seconds=$budget"
 	echo "nproc=$(nproc)"
 	echo "cpu_model=$(lscpu | sed -n 's/^Model name: *//p' | head -n1)"

@@ -23,7 +23,11 @@
 # shows a problem or the guest died before the command finished.
 #
 # QEMU uses TCG, multi-threaded. ACCEL=kvm forces KVM; ACCEL=auto uses KVM
-# only when a probe boot under KVM really reaches userspace.
+# only when a probe boot under KVM really reaches userspace. ACCEL=icount
+# runs every vCPU in one TCG thread on a virtual clock driven by the
+# instruction count (-icount shift=0,sleep=off: 1 ns per instruction, idle
+# time skipped): guest timings then depend on the instructions executed,
+# not on the load of the host.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -115,7 +119,8 @@ fi
 case $accel in
 kvm) qaccel=(-accel kvm -cpu host) ;;
 tcg) qaccel=(-accel tcg,thread=multi -cpu max) ;;
-*) die "ACCEL must be tcg, kvm or auto" ;;
+icount) qaccel=(-accel tcg,thread=single -icount shift=0,sleep=off -cpu max) ;;
+*) die "ACCEL must be tcg, icount, kvm or auto" ;;
 esac
 
 # --- boot --------------------------------------------------------------------
