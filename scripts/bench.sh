@@ -150,7 +150,9 @@ run_config() {	# run_config ROUND CONFIG: one guest boot, its results appended
 	# machine is shared, and TCG guests feel every other job.
 	other=$(echo "scale=2; ($(host_busy) - $busy0) / 100 - $(tail -n1 "$run/cpu.tmp" | tr ' ' '+')" | bc)
 	other=$(echo "scale=2; if ($other < 0) 0 else $other / $secs" | bc)
-	tr -d '\r' < "$con" | grep -a '^@@R ' |
+	# A boot that died early has no results: keep going, the report
+	# lists it.
+	{ tr -d '\r' < "$con" | grep -a '^@@R ' || true; } |
 		sed -n 's/^@@R workload=\([^ ]*\) metric=\([^ ]*\) value=\([^ ]*\) unit=\([^ ]*\)$/\1\t\2\t\3\t\4/p' |
 		sed "s/^/$r\t$c\t/" >> "$samples"
 	kver=$(tr -d '\r' < "$con" | sed -n 's/^@@GUEST-START@@ [0-9]* cpus, //p' | head -n1)
