@@ -330,6 +330,22 @@ static int hotplug(uint64_t mask, const char *val)
 	return 0;
 }
 
+/* Wait for the loops to spread over 'want' from t0; report as WHAT-{spread,ran}-{most,all}. */
+static void spread_results(const char *what, pid_t *pids, int n, uint64_t want,
+			   uint64_t t0, int64_t tmo)
+{
+	int64_t placed[2], ran[2];
+	char m[64];
+
+	wait_spread(pids, n, want, t0, tmo, placed, ran);
+	for (int i = 0; i < 2; i++) {
+		snprintf(m, sizeof(m), "%s-spread-%s", what, i ? "all" : "most");
+		result_ns("mech", m, placed[i]);
+		snprintf(m, sizeof(m), "%s-ran-%s", what, i ? "all" : "most");
+		result_ns("mech", m, ran[i]);
+	}
+}
+
 static int mech(const char *knob, const char *list, int nspin, int reps, int tmo_ms)
 {
 	pid_t pids[MAXSPIN];
@@ -371,11 +387,7 @@ static int mech(const char *knob, const char *list, int nspin, int reps, int tmo
 			if (write_str(knob, "\n"))
 				die(knob);
 			result_ns("mech", "clear-write", now_ns() - t0);
-			wait_spread(pids, nspin, all, t0, tmo, placed, ran);
-			result_ns("mech", "clear-spread-most", placed[0]);
-			result_ns("mech", "clear-spread-all", placed[1]);
-			result_ns("mech", "clear-ran-most", ran[0]);
-			result_ns("mech", "clear-ran-all", ran[1]);
+			spread_results("clear", pids, nspin, all, t0, tmo);
 			nap_us(300000);
 		}
 
@@ -391,11 +403,7 @@ static int mech(const char *knob, const char *list, int nspin, int reps, int tmo
 		if (hotplug(mask, "1"))
 			return 1;
 		result_ns("mech", "hotplug-online", now_ns() - t0);
-		wait_spread(pids, nspin, all, t0, tmo, placed, ran);
-		result_ns("mech", "hotplug-online-spread-most", placed[0]);
-		result_ns("mech", "hotplug-online-spread-all", placed[1]);
-		result_ns("mech", "hotplug-online-ran-most", ran[0]);
-		result_ns("mech", "hotplug-online-ran-all", ran[1]);
+		spread_results("hotplug-online", pids, nspin, all, t0, tmo);
 		nap_us(300000);
 	}
 	kill_spinners(pids, nspin);
