@@ -42,10 +42,11 @@ set +e
 "$TOP/scripts/run-guest.sh" -k "$kernel" -c "$cpus" -t "$tmo" -l "$log" -q \
 	-f "$out:/root/selftests" -- sh /root/selftests/run.sh "${progs[@]}"
 grc=$?
+nohz_prog=paravirt_push_test
 log "running the nohz_full test with nohz_full=2-$((cpus - 1)) (console: $log_nohz)"
 "$TOP/scripts/run-guest.sh" -k "$kernel" -c "$cpus" -t "$tmo" -l "$log_nohz" -q \
 	-a "nohz_full=2-$((cpus - 1))" -f "$out:/root/selftests" -- \
-	sh /root/selftests/run.sh "'paravirt_sched_test -t nohz_full_task_leaves'"
+	sh /root/selftests/run.sh "'$nohz_prog -t nohz_full_task_leaves'"
 grc_nohz=$?
 set -e
 python3 "$TOP/scripts/ktap.py" "$LINUX" "$log:$grc" "$log_nohz:$grc_nohz"
