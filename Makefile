@@ -13,7 +13,7 @@ export BUILD KERNEL_SRC JOBS
 CONFIG_TEST := config/guest.config config/debug.config
 CONFIG_BENCH := config/guest.config
 
-.PHONY: help deps tree ensure-tree series kernel test check demo bench clean
+.PHONY: help deps tree ensure-tree series kernel test check demo bench soak clean
 
 help:
 	@sed -n 's/^## \{0,1\}//p' $(MAKEFILE_LIST)
@@ -33,6 +33,10 @@ check: deps ensure-tree
 ## bench    benchmarks against CPU hotplug and the unpatched kernel (QUICK=1: short)
 bench: deps ensure-tree
 	scripts/bench.sh
+
+## soak     random paravirt writes, affinity changes and hotplug under load (BASE=1, KCSAN=1)
+soak: $(if $(filter-out 0,$(KCSAN) $(BASE)),deps ensure-tree,kernel)
+	scripts/soak.sh $(if $(filter-out 0,$(BASE)),-b)
 
 ## kernel   build the test kernel (lockdep and friends) into build/bzImage
 kernel: deps ensure-tree
