@@ -20,9 +20,17 @@ dir=$src/tools/testing/selftests/sched/paravirt
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 make -s -C "$dir" OUTPUT="$out" LDFLAGS=-static >&2
+# The scripts among them are run from the source directory: copy them.
+for p in $(make -s -C "$dir" --no-print-directory -f Makefile -f - print-scripts <<'MK'
+print-scripts:
+	@echo $(TEST_PROGS)
+MK
+); do
+	cp "$dir/$p" "$out/"
+done
 # The programs kselftest would run, in the Makefile's order.
 make -s -C "$dir" OUTPUT="$out" --no-print-directory \
 	-f Makefile -f - print-progs <<'MK'
 print-progs:
-	@for p in $(TEST_GEN_PROGS); do echo $$p; done
+	@for p in $(TEST_GEN_PROGS) $(TEST_PROGS); do echo $$p; done
 MK
