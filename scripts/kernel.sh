@@ -7,8 +7,11 @@
 # fragment sets must survive olddefconfig, unless the tree does not know
 # the symbol at all (a baseline tree without the series).
 #
-# Usage: kernel.sh [-s SRC] [-O OBJDIR] [-o BZIMAGE] [-t TARGET] FRAGMENT...
+# Usage: kernel.sh [-s SRC | -T] [-O OBJDIR] [-o BZIMAGE] [-t TARGET] FRAGMENT...
 #   -s SRC      kernel tree            (default: build/linux)
+#   -T          build the test tree build/linux-test: build/linux's master
+#               plus the test-only patches of guest/kernel/, synced first
+#               by scripts/test-tree.sh (only changed files are rewritten)
 #   -O OBJDIR   build directory        (default: build/obj/test)
 #   -o BZIMAGE  copy the image here    (default: none)
 #   -t TARGET   make target            (default: bzImage)
@@ -16,13 +19,14 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 src=$LINUX obj=$BUILD/obj/test dest= target=bzImage
-while getopts s:O:o:t: opt; do
+while getopts s:TO:o:t: opt; do
 	case $opt in
 	s) src=$OPTARG ;;
+	T) src=$("$TOP/scripts/test-tree.sh") ;;
 	O) obj=$OPTARG ;;
 	o) dest=$OPTARG ;;
 	t) target=$OPTARG ;;
-	*) die "usage: kernel.sh [-s SRC] [-O OBJDIR] [-o BZIMAGE] [-t TARGET] FRAGMENT..." ;;
+	*) die "usage: kernel.sh [-s SRC | -T] [-O OBJDIR] [-o BZIMAGE] [-t TARGET] FRAGMENT..." ;;
 	esac
 done
 shift $((OPTIND - 1))
