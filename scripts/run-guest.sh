@@ -18,6 +18,14 @@
 #   -l LOG      also write the console to LOG
 #   -q          do not stream the console to stdout
 #   -v          full kernel log level on the console (default: warnings)
+#   -S          real steal time (test infrastructure, see README.md "Real
+#               steal in the test guest"): share a memory file with the
+#               guest through an ivshmem-plain device and run
+#               guest/steal/steal-agent (built into build/) beside QEMU, which
+#               writes each vCPU thread's host run delay there for the
+#               guest's ivshmem-steal driver (config/steal.config).
+#               STEAL_AGENT_ARGS adds agent options (e.g. "-P 4000 -H 1
+#               -s 5:c1,10:c0"); the agent's summary goes to stderr.
 #
 # Exit status: the command's; 124 on timeout; 125 when the kernel log
 # shows a problem or the guest died before the command finished.
@@ -32,8 +40,9 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 kernel=$BUILD/bzImage cpus=8 mem=1024 tmo=600 append= log= quiet=0 loglevel=5
+steal=0
 files=()
-while getopts k:c:m:t:a:f:l:qv opt; do
+while getopts k:c:m:t:a:f:l:qvS opt; do
 	case $opt in
 	k) kernel=$OPTARG ;;
 	c) cpus=$OPTARG ;;
@@ -44,6 +53,7 @@ while getopts k:c:m:t:a:f:l:qv opt; do
 	l) log=$OPTARG ;;
 	q) quiet=1 ;;
 	v) loglevel=8 ;;
+	S) steal=1 ;;
 	*) sed -n 's/^# \{0,1\}//; /^Usage/,/^$/p' "$0" >&2; exit 2 ;;
 	esac
 done
@@ -57,7 +67,17 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing (scr
 	die "/bin/busybox is dynamically linked: install busybox-static"
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+agent_pid= shmfile=
+cleanup() {
+	# The agent's busy threads, if any, end with it.
+	if [ -n "$agent_pid" ]; then
+		kill "$agent_pid" 2>/dev/null || true
+		wait "$agent_pid" 2>/dev/null || true
+	fi
+	[ -n "$shmfile" ] && rm -f "$shmfile"
+	rm -rf "$work"
+}
+trap cleanup EXIT
 
 # --- initramfs --------------------------------------------------------------
 root=$work/root
@@ -123,18 +143,49 @@ icount) qaccel=(-accel tcg,thread=single -icount shift=0,sleep=off -cpu max) ;;
 *) die "ACCEL must be tcg, icount, kvm or auto" ;;
 esac
 
+# --- steal agent (-S) ---------------------------------------------------------
+qsteal=()
+if [ $steal = 1 ]; then
+	agent=$BUILD/steal-agent
+	agent_src=$TOP/guest/steal/steal-agent.c
+	if [ ! -x "$agent" ] || [ "$agent_src" -nt "$agent" ]; then
+		command -v gcc >/dev/null || die "gcc missing (scripts/deps.sh)"
+		mkdir -p "$BUILD"
+		gcc -O2 -Wall -pthread -o "$agent.$$" "$agent_src" &&
+			mv -f "$agent.$$" "$agent" || die "cannot build $agent"
+	fi
+	shmdir=$work
+	[ -d /dev/shm ] && [ -w /dev/shm ] && shmdir=/dev/shm
+	shmfile=$(mktemp "$shmdir/pvguest-steal.XXXXXX")
+	"$agent" -I -f "$shmfile" -n "$cpus" -z $((1 << 20))
+	qsteal=(-name pvguest,debug-threads=on -pidfile "$work/qemu.pid"
+		-object memory-backend-file,id=stealmem,share=on,mem-path="$shmfile",size=1M
+		-device ivshmem-plain,memdev=stealmem)
+	# shellcheck disable=SC2086 # STEAL_AGENT_ARGS is a list of options
+	"$agent" -f "$shmfile" -w "$work/qemu.pid" ${STEAL_AGENT_ARGS:-} \
+		2> "$work/agent.log" &
+	agent_pid=$!
+fi
+
 # --- boot --------------------------------------------------------------------
 out=$work/console
 [ -n "$log" ] && out=$log
 : > "$out"
 cmdline="console=ttyS0 panic=-1 loglevel=$loglevel $append"
 set +e
-timeout -k 10 "$tmo" qemu-system-x86_64 "${qaccel[@]}" -smp "$cpus" -m "$mem" \
+timeout -k 10 "$tmo" qemu-system-x86_64 "${qaccel[@]}" "${qsteal[@]}" -smp "$cpus" -m "$mem" \
 	-nographic -no-reboot -nodefaults -serial stdio -display none \
 	-kernel "$kernel" -initrd "$work/initrd" -append "$cmdline" </dev/null 2>&1 |
 	if [ $quiet = 1 ]; then cat >> "$out"; else tee -a "$out"; fi
 qrc=${PIPESTATUS[0]}
 set -e
+if [ -n "$agent_pid" ]; then
+	# The agent exits with QEMU; make sure of it, then show its summary.
+	kill "$agent_pid" 2>/dev/null || true
+	wait "$agent_pid" 2>/dev/null || true
+	agent_pid=
+	cat "$work/agent.log" >&2
+fi
 
 # Kernel lines carry a printk timestamp; userspace output does not.
 problems=$(grep -a -E '\[ *[0-9]+\.[0-9]+\] (.*)(WARNING:|BUG:|Oops|Kernel panic|general protection fault|INFO: task .* blocked|detected stall|self-detected stall|rcu_.* stall|DEBUG_LOCKS_WARN_ON|UBSAN:|KASAN:)' "$out" || true)
