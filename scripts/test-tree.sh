@@ -14,6 +14,11 @@
 # rewritten and an incremental build stays incremental. Nothing is written
 # to build/linux's branch or work tree.
 #
+# TEST_TREE_UNCOMMITTED=1 starts from build/linux's HEAD plus the
+# uncommitted changes of its tracked files (read without taking any lock
+# in build/linux), instead of the master branch: to test work not committed
+# yet. Untracked files are not included.
+#
 # Usage: test-tree.sh            prints the worktree's path on stdout
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -29,6 +34,20 @@ head=$(git -C "$LINUX" rev-parse --verify -q refs/heads/master^{commit}) ||
 # give the same commit for the same inputs.
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+export GIT_OPTIONAL_LOCKS=0
+what="master $(git -C "$LINUX" rev-parse --short "$head")"
+if [ "${TEST_TREE_UNCOMMITTED:-0}" = 1 ]; then
+	head=$(git -C "$LINUX" rev-parse --verify HEAD)
+	git -C "$LINUX" diff --binary HEAD > "$tmp/uncommitted"
+	what="HEAD $(git -C "$LINUX" rev-parse --short HEAD)"
+	if [ -s "$tmp/uncommitted" ]; then
+		GIT_INDEX_FILE=$tmp/index git -C "$LINUX" read-tree "$head"
+		GIT_INDEX_FILE=$tmp/index git -C "$LINUX" apply --cached "$tmp/uncommitted"
+		head=$(GIT_INDEX_FILE=$tmp/index git -C "$LINUX" write-tree |
+			xargs git -C "$LINUX" commit-tree -p "$head" -m "uncommitted changes")
+		what="$what + uncommitted changes"
+	fi
+fi
 commit=$head
 if [ ${#patches[@]} -gt 0 ]; then
 	export GIT_INDEX_FILE=$tmp/index
@@ -78,7 +97,7 @@ elif [ "$(git -C "$wt" rev-parse HEAD)" != "$commit" ] ||
      [ -n "$(git -C "$wt" status --porcelain --untracked-files=no)" ]; then
 	dirty=$(git -C "$wt" status --porcelain --untracked-files=no | head -n5)
 	[ -z "$dirty" ] || echo "test-tree.sh: discarding changes in $wt:"$'\n'"$dirty" >&2
-	log "syncing $wt to master $(git -C "$LINUX" rev-parse --short "$head") + ${#patches[@]} test-only patches"
+	log "syncing $wt to $what + ${#patches[@]} test-only patches"
 	git -C "$wt" checkout -q -f --detach "$commit"
 fi
 echo "$wt"
