@@ -10,7 +10,7 @@ SHELL := /bin/bash
 BUILD ?= $(CURDIR)/build
 export BUILD KERNEL_SRC JOBS
 
-CONFIG_TEST := config/guest.config config/debug.config
+CONFIG_TEST := config/guest.config config/debug.config config/steal.config
 CONFIG_BENCH := config/guest.config
 
 .PHONY: help deps tree ensure-tree series kernel test check demo bench soak clean
@@ -39,8 +39,9 @@ soak: $(if $(filter-out 0,$(KCSAN) $(BASE)),deps ensure-tree,kernel)
 	scripts/soak.sh $(if $(filter-out 0,$(BASE)),-b)
 
 ## kernel   build the test kernel (lockdep and friends) into build/bzImage
+##          from build/linux-test: master + the test-only patches of guest/kernel/
 kernel: deps ensure-tree
-	scripts/kernel.sh -O $(BUILD)/obj/test -o $(BUILD)/bzImage $(CONFIG_TEST)
+	scripts/kernel.sh -T -O $(BUILD)/obj/test -o $(BUILD)/bzImage $(CONFIG_TEST)
 
 ## tree     (re)create build/linux: pristine source tagged 'base' + patches/
 tree: deps
