@@ -12,9 +12,10 @@
 # CPUs, which tick-based accounting does not fully account: it loses the
 # user time of host slices shorter than a tick) idle, with one busy loop per CPU, with the
 # vCPU threads confined to one host CPU (ivshmem_steal/host_cpus = 1) and
-# back on all host CPUs (0). Prints KTAP; checks: idle < 10%, busy > 40%,
-# one host CPU > busy on all host CPUs, back on all < one host CPU, and the
-# per-CPU steal clock never going backwards. SECONDS_PER_STEP (default 4)
+# back on all host CPUs (0). Prints KTAP; checks, on the share of the wall
+# time (the /proc/stat share is inflated and noisy, see README.md): idle
+# < 10%, busy > 40%, one host CPU > busy on all host CPUs, back on all < one
+# host CPU, and the per-CPU steal clock never going backwards. SECONDS_PER_STEP (default 4)
 # sets the length of each measurement.
 d=/sys/kernel/debug/ivshmem_steal
 t=${SECONDS_PER_STEP:-4}
@@ -42,7 +43,8 @@ steal_pct() {
 		printf "%.1f\n", 100 * ($(18) - $8) / (tb - ta) }'
 }
 
-clock_sum() { awk 'NR > 2 { s += $4 } END { print s + 0 }' $d/steal; }
+# Per-CPU clock values ("cpu clock_ns" lines).
+clocks() { awk 'NR > 2 { print $1, $4 }' $d/steal; }
 
 echo "TAP version 13"
 echo "1..6"
@@ -61,6 +63,7 @@ fi
 
 steal_pct "$t" > /tmp/pct; idle=$(cat /tmp/pct)
 echo "# idle: steal ${idle}% (${wall}% of wall)"
+idle=$wall
 ok "$(awk -v s="$idle" 'BEGIN { print (s < 10) }')" "idle steal < 10%"
 
 pids=
@@ -73,13 +76,15 @@ done
 sleep 1
 steal_pct "$t" > /tmp/pct; busy=$(cat /tmp/pct)
 echo "# $n busy loops, all host CPUs: steal ${busy}% (${wall}% of wall)"
+busy=$wall
 ok "$(awk -v s="$busy" 'BEGIN { print (s > 40) }')" "busy steal > 40%"
 
-c0=$(clock_sum)
+clocks > /tmp/clock0
 if echo 1 > $d/host_cpus; then
 	sleep 1
 	steal_pct "$t" > /tmp/pct; one=$(cat /tmp/pct)
 	echo "# $n busy loops, 1 host CPU: steal ${one}% (${wall}% of wall)"
+	one=$wall
 else
 	one=0
 fi
@@ -89,13 +94,15 @@ if echo 0 > $d/host_cpus; then
 	sleep 1
 	steal_pct "$t" > /tmp/pct; all=$(cat /tmp/pct)
 	echo "# $n busy loops, all host CPUs again: steal ${all}% (${wall}% of wall)"
+	all=$wall
 else
 	all=100
 fi
 ok "$(awk -v a="$all" -v b="$one" 'BEGIN { print (a < b) }')" "all host CPUs again: less steal"
-c1=$(clock_sum)
+clocks > /tmp/clock1
 kill $pids
 wait 2>/dev/null
-ok "$(awk -v a="$c0" -v b="$c1" 'BEGIN { print (b >= a) }')" "steal clock monotonic"
+ok "$(awk 'NR == FNR { a[$1] = $2; next } $2 < a[$1] { bad = 1 } END { print !bad }' \
+	/tmp/clock0 /tmp/clock1)" "per-CPU steal clock monotonic"
 sed 's/^/# /' $d/steal
 exit $fail

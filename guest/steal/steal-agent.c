@@ -216,13 +216,13 @@ static int scan_threads(void)
 		vcpus[nr_vcpus].fd = fd;
 		vcpus[nr_vcpus].index = index;
 		if (sched_getaffinity(tid, sizeof(cpu_set_t), &vcpus[nr_vcpus].orig))
-			CPU_ZERO(&vcpus[nr_vcpus].orig);
-		if (cur_cpus)	/* a restriction in force covers new threads */
-			set_host_cpus(cur_cpus);
+			vcpus[nr_vcpus].orig = host_set;
 		if (verbose)
 			fprintf(stderr, "steal-agent: thread %d '%.*s' index %d\n",
 				tid, (int)strcspn(comm, "\n"), comm, index);
 		nr_vcpus++;
+		if (cur_cpus)	/* a restriction in force covers new threads */
+			set_host_cpus(cur_cpus);
 	}
 	closedir(d);
 	qsort(vcpus, nr_vcpus, sizeof(vcpus[0]), vcpu_cmp);
