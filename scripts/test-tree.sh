@@ -35,6 +35,8 @@ head=$(git -C "$LINUX" rev-parse --verify -q refs/heads/master^{commit}) ||
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 export GIT_OPTIONAL_LOCKS=0
+# A fixed committer: the commits do not depend on the user's git identity.
+export GIT_COMMITTER_NAME=test-tree GIT_COMMITTER_EMAIL=test-tree@localhost
 what="master $(git -C "$LINUX" rev-parse --short "$head")"
 if [ "${TEST_TREE_UNCOMMITTED:-0}" = 1 ]; then
 	head=$(git -C "$LINUX" rev-parse --verify HEAD)
