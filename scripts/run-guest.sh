@@ -9,7 +9,8 @@
 #
 # Usage: run-guest.sh [options] [--] COMMAND...
 #   -k KERNEL   bzImage to boot            (default: build/bzImage)
-#   -c CPUS     number of vCPUs            (default: 8)
+#   -c CPUS     number of vCPUs, or a QEMU -smp topology such as
+#               8,sockets=2,cores=2,threads=2 (default: 8)
 #   -m MEM      guest memory in MiB        (default: 1024)
 #   -t SECONDS  timeout for the whole run  (default: 600)
 #   -a ARGS     extra kernel command line
@@ -157,7 +158,7 @@ if [ $steal = 1 ]; then
 	shmdir=$work
 	[ -d /dev/shm ] && [ -w /dev/shm ] && shmdir=/dev/shm
 	shmfile=$(mktemp "$shmdir/pvguest-steal.XXXXXX")
-	"$agent" -I -f "$shmfile" -n "$cpus" -z $((1 << 20))
+	"$agent" -I -f "$shmfile" -n "${cpus%%,*}" -z $((1 << 20))
 	qsteal=(-name pvguest,debug-threads=on -pidfile "$work/qemu.pid"
 		-object memory-backend-file,id=stealmem,share=on,mem-path="$shmfile",size=1M
 		-device ivshmem-plain,memdev=stealmem)

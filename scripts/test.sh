@@ -34,12 +34,17 @@ mapfile -t progs < <("$TOP/scripts/selftests.sh" -o "$out" | xargs -n1 basename)
 	echo 'done'
 } > "$out/run.sh"
 
-# The whole suite, then the nohz_full test in a guest booted for it.
+# The whole suite, then the nohz_full test and the SMT governor test in
+# guests booted for them.
 log=$BUILD/test-console.log
 log_nohz=$BUILD/test-console-nohz.log
+log_smt=$BUILD/test-console-smt.log
 log "running ${#progs[@]} selftest programs in a $cpus-vCPU guest (console: $log)"
 set +e
-"$TOP/scripts/run-guest.sh" -k "$kernel" -c "$cpus" -t "$tmo" -l "$log" -q \
+# -S: the guest's steal clock reports the host's real run delay of each
+# vCPU (README.md, "Real steal in the test guest"): the governor's tests
+# run on real steal.
+"$TOP/scripts/run-guest.sh" -S -k "$kernel" -c "$cpus" -t "$tmo" -l "$log" -q \
 	-f "$out:/root/selftests" -- sh /root/selftests/run.sh "${progs[@]}"
 grc=$?
 nohz_prog=paravirt_push_test
@@ -48,5 +53,12 @@ log "running the nohz_full test with nohz_full=2-$((cpus - 1)) (console: $log_no
 	-a "nohz_full=2-$((cpus - 1))" -f "$out:/root/selftests" -- \
 	sh /root/selftests/run.sh "'$nohz_prog -t nohz_full_task_leaves'"
 grc_nohz=$?
+smp="$cpus,sockets=2,cores=$((cpus / 4)),threads=2"
+log "running the SMT governor test with -smp $smp (console: $log_smt)"
+"$TOP/scripts/run-guest.sh" -S -k "$kernel" -c "$smp" -t "$tmo" -l "$log_smt" -q \
+	-f "$out:/root/selftests" -- \
+	sh /root/selftests/run.sh "'paravirt_governor_test -t whole_cores'"
+grc_smt=$?
 set -e
-python3 "$TOP/scripts/ktap.py" "$LINUX" "$log:$grc" "$log_nohz:$grc_nohz"
+python3 "$TOP/scripts/ktap.py" "$LINUX" "$log:$grc" "$log_nohz:$grc_nohz" \
+	"$log_smt:$grc_smt"
