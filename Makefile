@@ -10,10 +10,10 @@ SHELL := /bin/bash
 BUILD ?= $(CURDIR)/build
 export BUILD KERNEL_SRC JOBS
 
-CONFIG_TEST := config/guest.config config/debug.config config/steal.config
+CONFIG_TEST := config/guest.config config/debug.config config/steal.config config/virtio-net.config
 CONFIG_BENCH := config/guest.config
 
-.PHONY: help deps tree ensure-tree series kernel test check demo bench soak clean
+.PHONY: help deps tree ensure-tree series kernel test test-scx check demo bench soak clean
 
 help:
 	@sed -n 's/^## \{0,1\}//p' $(MAKEFILE_LIST)
@@ -26,13 +26,24 @@ demo: kernel
 test: kernel
 	scripts/test.sh
 
+## test-scx build the sched_ext kernel (build/bzImage-scx) and the example BPF
+##          scheduler scx_paravirt, run them in an 8-vCPU guest (scripts/test-scx.sh)
+test-scx: deps ensure-tree
+	scripts/test-scx.sh
+
 ## check    checkpatch --strict, per-patch build, W=1/sparse, SMP=n, DEBUG_FS=n
 check: deps ensure-tree
 	scripts/check.sh
 
-## bench    benchmarks against CPU hotplug and the unpatched kernel (QUICK=1: short)
+## bench    benchmarks against CPU hotplug and the unpatched kernel, then the
+##          steal-time governor on real steal (QUICK=1: short; SECTION=main or
+##          SECTION=governor: only one of them)
+SECTION ?= all
 bench: deps ensure-tree
-	scripts/bench.sh
+	@case "$(SECTION)" in all|main|governor) ;; \
+	*) echo "SECTION must be all, main or governor" >&2; exit 2 ;; esac
+	$(if $(filter all main,$(SECTION)),scripts/bench.sh)
+	$(if $(filter all governor,$(SECTION)),scripts/bench-governor.sh)
 
 ## soak     random paravirt writes, affinity changes and hotplug under load (BASE=1, KCSAN=1)
 soak: $(if $(filter-out 0,$(KCSAN) $(BASE)),deps ensure-tree,kernel)

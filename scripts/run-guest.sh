@@ -27,6 +27,9 @@
 #               guest's ivshmem-steal driver (config/steal.config).
 #               STEAL_AGENT_ARGS adds agent options (e.g. "-P 4000 -H 1
 #               -s 5:c1,10:c0"); the agent's summary goes to stderr.
+#   -N          a virtio-net NIC on QEMU's user network with restrict=on:
+#               traffic only between the guest and QEMU's gateway 10.0.2.2
+#               (config/virtio-net.config)
 #
 # Exit status: the command's; 124 on timeout; 125 when the kernel log
 # shows a problem or the guest died before the command finished.
@@ -41,9 +44,9 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 kernel=$BUILD/bzImage cpus=8 mem=1024 tmo=600 append= log= quiet=0 loglevel=5
-steal=0
+steal=0 net=0
 files=()
-while getopts k:c:m:t:a:f:l:qvS opt; do
+while getopts k:c:m:t:a:f:l:qvSN opt; do
 	case $opt in
 	k) kernel=$OPTARG ;;
 	c) cpus=$OPTARG ;;
@@ -55,6 +58,7 @@ while getopts k:c:m:t:a:f:l:qvS opt; do
 	q) quiet=1 ;;
 	v) loglevel=8 ;;
 	S) steal=1 ;;
+	N) net=1 ;;
 	*) sed -n 's/^# \{0,1\}//; /^Usage/,/^$/p' "$0" >&2; exit 2 ;;
 	esac
 done
@@ -146,6 +150,10 @@ esac
 
 # --- steal agent (-S) ---------------------------------------------------------
 qsteal=()
+qnet=()
+# -N: a virtio-net NIC on QEMU's user network, restricted: the guest reaches
+# QEMU's own gateway (10.0.2.2) and nothing else.
+[ $net = 1 ] && qnet=(-netdev user,id=n0,restrict=on -device virtio-net-pci,netdev=n0)
 if [ $steal = 1 ]; then
 	agent=$BUILD/steal-agent
 	agent_src=$TOP/guest/steal/steal-agent.c
@@ -174,7 +182,7 @@ out=$work/console
 : > "$out"
 cmdline="console=ttyS0 panic=-1 loglevel=$loglevel $append"
 set +e
-timeout -k 10 "$tmo" qemu-system-x86_64 "${qaccel[@]}" "${qsteal[@]}" -smp "$cpus" -m "$mem" \
+timeout -k 10 "$tmo" qemu-system-x86_64 "${qaccel[@]}" "${qsteal[@]}" "${qnet[@]}" -smp "$cpus" -m "$mem" \
 	-nographic -no-reboot -nodefaults -serial stdio -display none \
 	-kernel "$kernel" -initrd "$work/initrd" -append "$cmdline" </dev/null 2>&1 |
 	if [ $quiet = 1 ]; then cat >> "$out"; else tee -a "$out"; fi

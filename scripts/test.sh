@@ -43,8 +43,9 @@ log "running ${#progs[@]} selftest programs in a $cpus-vCPU guest (console: $log
 set +e
 # -S: the guest's steal clock reports the host's real run delay of each
 # vCPU (README.md, "Real steal in the test guest"): the governor's tests
-# run on real steal.
-"$TOP/scripts/run-guest.sh" -S -k "$kernel" -c "$cpus" -t "$tmo" -l "$log" -q \
+# run on real steal. -N: a virtio-net NIC whose interrupts the irq test
+# watches.
+"$TOP/scripts/run-guest.sh" -S -N -k "$kernel" -c "$cpus" -t "$tmo" -l "$log" -q \
 	-f "$out:/root/selftests" -- sh /root/selftests/run.sh "${progs[@]}"
 grc=$?
 nohz_prog=paravirt_push_test
