@@ -7,6 +7,9 @@ set -euo pipefail
 pkgs=(build-essential flex bison bc libelf-dev libssl-dev cpio kmod python3
       git qemu-system-x86 busybox-static sparse rt-tests stress-ng
       python3-ply python3-git
+      # scripts/test-scx.sh: pahole for the kernel's BTF, clang >= 16 for
+      # the BPF scheduler, libzstd.a for its static link (libelf uses it)
+      dwarves clang-16 libzstd-dev
       "$@")
 
 missing=()
