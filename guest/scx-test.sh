@@ -6,12 +6,17 @@
 # mask and check that 2-7 run work again. KTAP on stdout. Run by
 # scripts/test-scx.sh; busybox sh and awk only.
 #
-# Usage: scx-test.sh [SCX_PARAVIRT_BINARY]
+# With the runner of tools/testing/selftests/sched_ext, also runs its
+# paravirt_cpumask test (the kfunc is refused to sleepable and syscall
+# programs) and its select_cpu_dfl tests with CPUs 2-7 marked.
+#
+# Usage: scx-test.sh [SCX_PARAVIRT_BINARY [SCX_SELFTESTS_RUNNER]]
 bin=${1:-/root/scx_paravirt}
+runner=${2:-}
 knob=/sys/kernel/debug/sched/paravirt
 state=/sys/kernel/sched_ext/state
 out=/tmp/scx_paravirt.out
-ntests=8 n=0 failed=0
+ntests=10 n=0 failed=0
 
 ok() { n=$((n + 1)); echo "ok $n $1"; }
 nok() { n=$((n + 1)); echo "not ok $n $1"; failed=1; }
@@ -148,5 +153,28 @@ note "state during the test '$st', after exit '$(cat $state)'; $evicted eviction
 [ "$st" = enabled ] && [ $alive = 0 ] && [ "$(cat $state)" = disabled ] &&
 	[ "$evicted" -gt 0 ] && grep -q '^EXIT: unregistered from user space' $out
 check scheduler_enabled_throughout $?
+
+# selftest_case NAME FILTER: one sched_ext selftest run as one KTAP case.
+selftest_case() {
+	if [ -z "$runner" ]; then
+		n=$((n + 1)); echo "ok $n $1 # SKIP no sched_ext selftests runner"
+		return
+	fi
+	"$runner" -t "$2" > /tmp/runner.out 2>&1
+	rc=$?
+	# (A test's forked children flush the runner's stdout buffer again.)
+	note "$(grep -E '^(ok|not ok)|^(PASSED|SKIPPED|FAILED):' /tmp/runner.out |
+		awk '!seen[$0]++')"
+	[ $rc = 0 ] && grep -q '^FAILED: *0$' /tmp/runner.out &&
+		! grep -q '^SKIPPED: *[1-9]' /tmp/runner.out
+	r=$?
+	[ $r = 0 ] || note "$(tail -n 30 /tmp/runner.out)"
+	check "$1" $r
+}
+
+selftest_case selftest_paravirt_cpumask paravirt_cpumask
+echo 2-7 > $knob
+selftest_case selftest_select_cpu_dfl_while_marked select_cpu_dfl
+echo > $knob
 
 exit $failed

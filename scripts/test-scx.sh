@@ -8,7 +8,10 @@
 # linked statically for the busybox guest, and run guest/scx-test.sh in an
 # 8-vCPU guest: scx_paravirt loaded, CPUs 2-7 marked paravirt under load
 # are drained and used again once cleared, a task pinned to a marked CPU
-# keeps running there. Prints 'N passed, N failed' last (scripts/ktap.py);
+# keeps running there; with the sched_ext selftests of the tree, their
+# paravirt_cpumask test (the kfunc is refused to sleepable and syscall
+# programs) and select_cpu_dfl tests with CPUs 2-7 marked. Prints
+# 'N passed, N failed' last (scripts/ktap.py);
 # a kernel WARNING/BUG/lockdep report fails the run.
 #
 # Usage: test-scx.sh [-c CPUS] [-t TIMEOUT] [-n]
@@ -33,6 +36,8 @@ kernel=$BUILD/bzImage-scx
 obj=$BUILD/obj/scx
 tools=$BUILD/obj/scx-tools
 bin=$BUILD/scx_paravirt
+stobj=$BUILD/obj/scx-selftests
+runner=$BUILD/scx-selftests-runner
 jobs=${JOBS:-$(nproc)}
 clang=${CLANG:-clang-16}
 
@@ -52,16 +57,36 @@ if [ $build = 1 ]; then
 	# The guest has no libc: link the same object statically.
 	gcc -static -o "$bin" "$tools/build/obj/sched_ext/scx_paravirt.o" \
 		"$tools/build/obj/libbpf/libbpf.a" -lelf -lz -lzstd -lpthread
+	# The sched_ext selftests (their paravirt_cpumask test and the
+	# select_cpu_dfl ones), if the tree has the paravirt one.
+	st=$LINUX_TEST/tools/testing/selftests/sched_ext
+	rm -f "$runner"
+	if [ -f "$st/paravirt_cpumask.c" ]; then
+		log "building the sched_ext selftests"
+		mkdir -p "$stobj"
+		make -s -C "$st" -j"$jobs" O="$stobj" CLANG="$clang" \
+			VMLINUX_BTF="$obj/vmlinux" >/dev/null
+		o=$stobj/build/obj/sched_ext
+		gcc -static -o "$runner" $(ls "$o"/*.o | grep -v '\.bpf\.') \
+			"$stobj/build/obj/libbpf/libbpf.a" \
+			-lelf -lz -lzstd -lpthread
+	fi
 fi
 [ -f "$kernel" ] || die "no $kernel"
 [ -x "$bin" ] || die "no $bin"
+files=(-f "$bin:/root/scx_paravirt" -f "$TOP/guest/scx-test.sh:/root/scx-test.sh")
+rarg=
+if [ -x "$runner" ]; then
+	files+=(-f "$runner:/root/scx-selftests-runner")
+	rarg=/root/scx-selftests-runner
+fi
 
 log=$BUILD/test-scx-console.log
 log "running guest/scx-test.sh in a $cpus-vCPU guest (console: $log)"
 set +e
 "$TOP/scripts/run-guest.sh" -k "$kernel" -c "$cpus" -t "$tmo" -l "$log" -q \
-	-f "$bin:/root/scx_paravirt" -f "$TOP/guest/scx-test.sh:/root/scx-test.sh" -- \
-	'echo "@@TEST-BEGIN@@ scx_paravirt_test"; sh /root/scx-test.sh /root/scx_paravirt; rc=$?; echo "@@TEST-END@@ scx_paravirt_test $rc"; exit $rc'
+	"${files[@]}" -- \
+	"echo '@@TEST-BEGIN@@ scx_paravirt_test'; sh /root/scx-test.sh /root/scx_paravirt $rarg;"' rc=$?; echo "@@TEST-END@@ scx_paravirt_test $rc"; exit $rc'
 grc=$?
 set -e
 python3 "$TOP/scripts/ktap.py" "$LINUX" "$log:$grc"
