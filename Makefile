@@ -22,9 +22,10 @@ help:
 demo: kernel
 	scripts/demo.sh
 
-## test     build everything needed and run the selftests in an 8-vCPU guest
+## test     build everything needed, run the selftests in 8-vCPU guests, then
+##          the sched_ext test (make test-scx: a second kernel with BTF)
 test: kernel
-	scripts/test.sh
+	rc=0; scripts/test.sh || rc=1; scripts/test-scx.sh || rc=1; exit $$rc
 
 ## test-scx build the sched_ext kernel (build/bzImage-scx) and the example BPF
 ##          scheduler scx_paravirt, run them in an 8-vCPU guest (scripts/test-scx.sh)
