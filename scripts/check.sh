@@ -99,18 +99,33 @@ step_bisect() {
 
 # The objects that compile the .c files the series touches: kernel/sched
 # includes most of its files from build_policy.c and build_utility.c.
-touched_objects() {
-	local f base obj
-	for f in $(git -C "$LINUX" diff --name-only base..HEAD -- '*.c' | grep -v '^tools/'); do
-		obj=${f%.c}.o
-		if [[ $f == kernel/sched/* ]]; then
-			base=${f##*/}
-			for b in build_policy build_utility; do
-				grep -q "include \"$base\"" "$LINUX/kernel/sched/$b.c" &&
-					obj=kernel/sched/$b.o
-			done
+# The object a kernel/sched/ .c file is built into: the scheduler's files
+# are included by build_policy.c or build_utility.c, some through another
+# file (a KUnit test included by the file it tests).
+sched_object() {
+	local base=${1##*/} b inc
+	for b in build_policy build_utility; do
+		if grep -q "include \"$base\"" "$LINUX/kernel/sched/$b.c"; then
+			echo "kernel/sched/$b.o"
+			return
 		fi
-		echo "$obj"
+	done
+	inc=$(grep -l "include \"$base\"" "$LINUX"/kernel/sched/*.c | head -n1)
+	if [ -n "$inc" ]; then
+		sched_object "kernel/sched/${inc##*/}"
+		return
+	fi
+	echo "${1%.c}.o"
+}
+
+touched_objects() {
+	local f
+	for f in $(git -C "$LINUX" diff --name-only base..HEAD -- '*.c' | grep -v '^tools/'); do
+		if [[ $f == kernel/sched/* ]]; then
+			sched_object "$f"
+		else
+			echo "${f%.c}.o"
+		fi
 	done | sort -u
 }
 
