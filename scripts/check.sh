@@ -110,7 +110,7 @@ sched_object() {
 			return
 		fi
 	done
-	inc=$(grep -l "include \"$base\"" "$LINUX"/kernel/sched/*.c | head -n1)
+	inc=$(grep -l "include \"$base\"" "$LINUX"/kernel/sched/*.c | head -n1 || true)
 	if [ -n "$inc" ]; then
 		sched_object "kernel/sched/${inc##*/}"
 		return
