@@ -5,31 +5,48 @@
 # '@@R workload=W metric=M value=V unit=U' line per result for
 # scripts/bench.sh. '@@I' lines describe the guest, '@@E' lines are errors.
 #
-# Usage: bench-guest.sh [-m CPULIST] [-o FIRST-LAST] [-M] [-q] [-u]
-#   -m CPULIST     mark these CPUs paravirt before the workloads
-#   -o FIRST-LAST  offline these CPUs by hotplug before the workloads
-#   -M             also time the mechanism (mark/clear against hotplug)
+# Usage: bench-guest.sh [-p METHOD] [-F FEATURES] [-X N] [-M] [-q] [-u]
+#   -p METHOD      take CPUs 2-7 away before the workloads: mark (paravirt
+#                  knob), hotplug (offline) or cpuset (a cgroup v2 partition
+#                  that takes them out of the root partition)
+#   -F FEATURES    scheduler features to write first, comma-separated
+#                  (NO_PARAVIRT_PUSH,...)
+#   -X N           write N to sched/paravirt_experiment (benchmark kernel)
+#   -M             after the workloads, give the CPUs back and check that
+#                  no task's affinity changed, count the kernel's work for
+#                  one switch (sched domain rebuilds, stopper runs), then
+#                  time the method's reaction with busy loops (bench-helper
+#                  mech)
 #   -q             quick: shorter workloads
 #   -u             cost when unused: hackbench and the ping-pongs only
 knob=/sys/kernel/debug/sched/paravirt
 H=/root/bench-helper
-mark= off= mech=0 quick=0 cost=0
-while getopts m:o:Mqu opt; do
+CPUS=2-7
+cg=/sys/fs/cgroup
+method= features= experiment= mech=0 quick=0 cost=0 sleepers=
+while getopts p:F:X:Mqu opt; do
 	case $opt in
-	m) mark=$OPTARG ;;
-	o) off=$OPTARG ;;
+	p) method=$OPTARG ;;
+	F) features=$(echo "$OPTARG" | tr , ' ') ;;
+	X) experiment=$OPTARG ;;
 	M) mech=1 ;;
 	q) quick=1 ;;
 	u) cost=1 ;;
-	*) echo "usage: bench-guest.sh [-m CPULIST] [-o FIRST-LAST] [-M] [-q] [-u]"; exit 2 ;;
+	*) echo "usage: bench-guest.sh [-p METHOD] [-F FEATURES] [-X N] [-M] [-q] [-u]"; exit 2 ;;
 	esac
 done
+case $method in
+''|mark|hotplug|cpuset) ;;
+*) echo "@@E unknown method $method"; exit 2 ;;
+esac
 
 if [ $quick = 1 ]; then
 	hb_loops=30 stress_s=1 lock_iters=100000 pp_rounds=1000 pp_s=1 ct_s=1 mech_reps=1
 else
-	hb_loops=300 stress_s=3 lock_iters=1000000 pp_rounds=5000 pp_s=4 ct_s=3 mech_reps=3
+	hb_loops=300 stress_s=3 lock_iters=1000000 pp_rounds=5000 pp_s=4 ct_s=3 mech_reps=2
 fi
+# How long the reaction may take before it counts as "never" (ms).
+mech_tmo=3000
 # The mechanism's busy loops, and the background load under cyclictest.
 nspin=16 nload=8
 
@@ -57,20 +74,84 @@ info() {
 		"paravirt=$(cat $knob 2>/dev/null || echo n/a)"
 }
 
+# Take CPUs 2-7 away, give them back, by the method.
+take_away() {
+	case $method in
+	mark) echo $CPUS > $knob ;;
+	hotplug)
+		for c in $(seq "${CPUS%-*}" "${CPUS#*-}"); do
+			echo 0 > /sys/devices/system/cpu/cpu$c/online || return 1
+		done ;;
+	cpuset)
+		echo isolated > $cg/pv/cpuset.cpus.partition &&
+		[ "$(cat $cg/pv/cpuset.cpus.partition)" = isolated ] ;;
+	esac
+}
+
+give_back() {
+	case $method in
+	mark) echo > $knob ;;
+	hotplug)
+		for c in $(seq "${CPUS%-*}" "${CPUS#*-}"); do
+			echo 1 > /sys/devices/system/cpu/cpu$c/online || return 1
+		done ;;
+	cpuset) echo member > $cg/pv/cpuset.cpus.partition ;;
+	esac
+}
+
+# Every thread's affinity, one "PID/task/TID comm: CPULIST" line each.
+affinities() {
+	for t in /proc/[0-9]*/task/[0-9]*; do
+		a=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' "$t/status" 2>/dev/null)
+		[ -n "$a" ] && echo "${t#/proc/} $(cat "$t/comm" 2>/dev/null | tr ' ' _) $a"
+	done
+}
+
+# Context switches of the stopper threads (migration/N): stop_machine()
+# runs them on every CPU, a push or an active balance on one.
+stopper_runs() {
+	for p in /proc/[0-9]*; do
+		case "$(cat "$p/comm" 2>/dev/null)" in
+		migration/*) sed -n 's/^.*ctxt_switches:[[:space:]]*//p' "$p/status" ;;
+		esac
+	done | awk '{ n += $1 } END { print n + 0 }'
+}
+
 info start
 t start
 # cyclictest wants POSIX shared memory.
 mkdir -p /dev/shm && mount -t tmpfs tmpfs /dev/shm
-if [ -n "$off" ]; then
-	t0=$($H now)
-	for c in $(seq "${off%-*}" "${off#*-}"); do
-		echo 0 > /sys/devices/system/cpu/cpu$c/online || err "offline cpu$c"
-	done
-	r setup hotplug-offline-idle "$(ms_since "$t0")" ms
+for f in $features; do
+	echo "$f" > /sys/kernel/debug/sched/features || { echo "@@E cannot set feature $f"; exit 1; }
+done
+if [ -n "$experiment" ]; then
+	echo "$experiment" > /sys/kernel/debug/sched/paravirt_experiment ||
+		{ echo "@@E no paravirt_experiment (not the benchmark kernel?)"; exit 1; }
 fi
-if [ -n "$mark" ]; then
-	[ -e $knob ] || { echo "@@E $knob missing"; exit 1; }
-	echo "$mark" > $knob || { echo "@@E cannot mark $mark"; exit 1; }
+[ -z "$features$experiment" ] ||
+	echo "@@I features=$(tr ' ' , < /sys/kernel/debug/sched/features)" \
+		"experiment=$(cat /sys/kernel/debug/sched/paravirt_experiment 2>/dev/null)"
+if [ "$method" = cpuset ]; then
+	{ grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 none $cg; } &&
+	echo +cpuset > $cg/cgroup.subtree_control && mkdir $cg/pv &&
+	echo $CPUS > $cg/pv/cpuset.cpus || { echo "@@E cannot set up the cpuset"; exit 1; }
+fi
+if [ -n "$method" ] && [ $mech = 1 ]; then
+	# Tasks with affinities of all kinds, waking up every 20 ms (a task
+	# that sleeps throughout keeps its affinity even through hotplug),
+	# to see whether a method changes them.
+	for a in $CPUS 3 0,5 0-1; do
+		taskset -c $a sh -c 'while :; do usleep 20000; done' &
+		sleepers="$sleepers $!"
+	done
+	sleep 0.2
+	affinities > /tmp/aff.before
+fi
+if [ -n "$method" ]; then
+	[ "$method" != mark ] || [ -e $knob ] || { echo "@@E $knob missing"; exit 1; }
+	t0=$($H now)
+	take_away || { echo "@@E cannot take CPUs $CPUS away by $method"; exit 1; }
+	r setup take-away-idle "$(ms_since "$t0")" ms
 fi
 sleep 0.5
 info workloads
@@ -201,9 +282,43 @@ if [ $cost = 0 ]; then
 	wait $load
 fi
 
-if [ $mech = 1 ]; then
+if [ -n "$method" ] && [ $mech = 1 ]; then
+	t affinity
+	give_back || err "cannot give CPUs $CPUS back"
+	sleep 0.5
+	affinities > /tmp/aff.after
+	# Threads alive before and after whose affinity differs.
+	awk 'NR == FNR { a[$1] = $3; c[$1] = $2; next }
+	     ($1 in a) { n++; if (a[$1] != $3) { d++; list = list " " c[$1] ":" a[$1] "->" $3 } }
+	     END {
+		printf "@@R workload=switch metric=affinity-changed value=%d unit=count\n", d
+		printf "@@R workload=switch metric=affinity-tasks value=%d unit=count\n", n
+		if (d) print "@@I affinity changed:" list
+	     }' /tmp/aff.before /tmp/aff.after
+	kill $sleepers 2>/dev/null
+
+	t switch-cost
+	# The kernel's own work for one take-away and give-back, idle: sched
+	# domain builds (counted by their debug output) and stopper runs.
+	echo Y > /sys/kernel/debug/sched/verbose
+	dmesg -c > /dev/null
+	s0=$(stopper_runs)
+	take_away || err "cannot take CPUs $CPUS away by $method"
+	sleep 0.5
+	give_back || err "cannot give CPUs $CPUS back"
+	sleep 0.5
+	s1=$(stopper_runs)
+	r switch domain-rebuilds "$(dmesg | grep -c 'CPU0 attaching sched-domain')" count
+	r switch stopper-runs $((s1 - s0)) count
+	echo N > /sys/kernel/debug/sched/verbose
+
 	t mech
-	$H mech $knob 2-7 $nspin $mech_reps 5000 || err "mech failed"
+	case $method in
+	mark) spec=file:$knob:$CPUS: ;;
+	hotplug) spec=hotplug ;;
+	cpuset) spec=file:$cg/pv/cpuset.cpus.partition:isolated:member ;;
+	esac
+	$H mech "$spec" $CPUS $nspin $mech_reps $mech_tmo || err "mech failed"
 fi
 t end
 info end

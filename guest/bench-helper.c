@@ -18,17 +18,18 @@
  *          prints the wall time in s as an @@R line
  *        bench-helper nice N COMMAND...
  *          run COMMAND at nice N (busybox here has no nice)
- *        bench-helper mech KNOB CPULIST NSPIN REPS TIMEOUT_MS
- *          with NSPIN busy loops, REPS times: write CPULIST to KNOB and time
- *          until no busy loop is on those CPUs, clear KNOB and time until
- *          the busy loops are on every online CPU (and at least all but
- *          one); then offline the same CPUs by hotplug (timing the writes),
- *          online them again and time until the loops spread again.
- *          KNOB '-' skips the paravirt part. The spread is timed twice:
- *          until the loops are placed on the CPUs (polled through /proc),
- *          and until they have run there, as each loop notes when it first
- *          runs on a CPU; the second does not depend on when the
- *          observer's own vCPU gets to run on an overcommitted host.
+ *        bench-helper mech METHOD CPULIST NSPIN REPS TIMEOUT_MS
+ *          with NSPIN busy loops, REPS times: take CPULIST away by METHOD
+ *          and time until no busy loop is on those CPUs (apply-*), give
+ *          them back and time until the busy loops are on every online CPU
+ *          and on all but one (remove-*). METHOD is "hotplug" (offline,
+ *          online) or file:PATH:APPLY:REMOVE, which writes APPLY or REMOVE
+ *          to PATH (the paravirt knob, a cpuset partition). The spread is
+ *          timed twice: until the loops are placed on the CPUs (polled
+ *          through /proc), and until they have run there, as each loop
+ *          notes when it first runs on a CPU; the second does not depend on
+ *          when the observer's own vCPU gets to run on an overcommitted
+ *          host. A drain or spread not reached in TIMEOUT_MS is "timeout".
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -36,6 +37,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -346,14 +348,65 @@ static void spread_results(const char *what, pid_t *pids, int n, uint64_t want,
 	}
 }
 
-static int mech(const char *knob, const char *list, int nspin, int reps, int tmo_ms)
+/*
+ * How a method takes CPUs away and gives them back: by writing 'apply' and
+ * 'remove' to a file (the paravirt knob, a cpuset partition), or, for
+ * "hotplug", by offlining and onlining them.
+ */
+struct method {
+	const char *path;	/* NULL: hotplug */
+	char apply[64], remove[64];
+};
+
+static int method_parse(struct method *m, char *spec)
+{
+	char *apply, *remove;
+
+	if (!strcmp(spec, "hotplug")) {
+		m->path = NULL;
+		return 0;
+	}
+	/* file:PATH:APPLY:REMOVE, APPLY and REMOVE possibly empty */
+	if (strncmp(spec, "file:", 5))
+		return -1;
+	m->path = spec + 5;
+	apply = strchr(m->path, ':');
+	if (!apply)
+		return -1;
+	*apply++ = '\0';
+	remove = strchr(apply, ':');
+	if (!remove)
+		return -1;
+	*remove++ = '\0';
+	snprintf(m->apply, sizeof(m->apply), "%s\n", apply);
+	snprintf(m->remove, sizeof(m->remove), "%s\n", remove);
+	return 0;
+}
+
+static int method_do(const struct method *m, uint64_t mask, bool apply)
+{
+	if (!m->path)
+		return hotplug(mask, apply ? "0" : "1");
+	if (write_str(m->path, apply ? m->apply : m->remove)) {
+		fprintf(stderr, "bench-helper: %s <- %s failed\n", m->path,
+			apply ? m->apply : m->remove);
+		return -1;
+	}
+	return 0;
+}
+
+static int mech(char *spec, const char *list, int nspin, int reps, int tmo_ms)
 {
 	pid_t pids[MAXSPIN];
 	uint64_t mask = parse_list(list), all = online_mask(), t0;
 	int64_t tmo = (int64_t)tmo_ms * 1000000, placed[2], ran[2];
 	struct sched_param sp = { .sched_priority = 50 };
-	char buf[128];
+	struct method m;
 
+	if (method_parse(&m, spec)) {
+		fprintf(stderr, "bench-helper: bad method %s\n", spec);
+		return 2;
+	}
 	if (nspin > MAXSPIN)
 		nspin = MAXSPIN;
 	slog = mmap(NULL, sizeof(*slog), PROT_READ | PROT_WRITE,
@@ -374,36 +427,18 @@ static int mech(const char *knob, const char *list, int nspin, int reps, int tmo
 	nap_us(300000);
 
 	for (int r = 0; r < reps; r++) {
-		if (strcmp(knob, "-")) {
-			snprintf(buf, sizeof(buf), "%s\n", list);
-			t0 = now_ns();
-			if (write_str(knob, buf))
-				die(knob);
-			result_ns("mech", "mark-write", now_ns() - t0);
-			result_ns("mech", "mark-drain", wait_off(pids, nspin, mask, t0, tmo));
-			nap_us(300000);
-			t0 = now_ns();
-			spread_start(t0);
-			if (write_str(knob, "\n"))
-				die(knob);
-			result_ns("mech", "clear-write", now_ns() - t0);
-			spread_results("clear", pids, nspin, all, t0, tmo);
-			nap_us(300000);
-		}
-
 		t0 = now_ns();
-		if (hotplug(mask, "0"))
+		if (method_do(&m, mask, true))
 			return 1;
-		result_ns("mech", "hotplug-offline", now_ns() - t0);
-		/* No task can be left on an offline CPU; check anyway. */
-		result_ns("mech", "hotplug-offline-drain", wait_off(pids, nspin, mask, t0, tmo));
+		result_ns("mech", "apply-write", now_ns() - t0);
+		result_ns("mech", "apply-drain", wait_off(pids, nspin, mask, t0, tmo));
 		nap_us(300000);
 		t0 = now_ns();
 		spread_start(t0);
-		if (hotplug(mask, "1"))
+		if (method_do(&m, mask, false))
 			return 1;
-		result_ns("mech", "hotplug-online", now_ns() - t0);
-		spread_results("hotplug-online", pids, nspin, all, t0, tmo);
+		result_ns("mech", "remove-write", now_ns() - t0);
+		spread_results("remove", pids, nspin, all, t0, tmo);
 		nap_us(300000);
 	}
 	kill_spinners(pids, nspin);
@@ -510,7 +545,7 @@ int main(int argc, char **argv)
 {
 	const char *usage = "usage: bench-helper now | spin N [SECONDS] | pingpong ROUNDS [SECONDS] |"
 			    " lock THREADS ITERATIONS | nice N COMMAND... |"
-			    " mech KNOB CPULIST NSPIN REPS TIMEOUT_MS\n";
+			    " mech METHOD CPULIST NSPIN REPS TIMEOUT_MS\n";
 
 	if (argc >= 2 && !strcmp(argv[1], "now")) {
 		printf("%llu\n", (unsigned long long)now_ns());

@@ -19,12 +19,25 @@ import sys
 from collections import defaultdict
 
 CONFIGS = [
-    ("A", "baseline", "unpatched kernel, 8 vCPUs"),
-    ("B", "unmarked", "patched, 8 vCPUs, nothing marked"),
-    ("C", "marked", "patched, 8 vCPUs, CPUs 2-7 marked paravirt"),
-    ("D", "hotplug", "patched, 8 vCPUs, CPUs 2-7 offlined by hotplug"),
+    ("A", "baseline", "unpatched kernel, 8 vCPUs, nothing taken away"),
+    ("B", "all8", "patched, 8 vCPUs, nothing taken away"),
+    ("C", "series", "CPUs 2-7 marked paravirt, the series: placement, balancer and push"),
+    ("H", "lb-only", "marked, load balancer only (NO_PARAVIRT_PLACE, NO_PARAVIRT_PUSH; "
+     "the s390 group_parked approach)"),
+    ("I", "no-push", "marked, placement and balancer, no push (NO_PARAVIRT_PUSH)"),
+    ("J", "tick-push", "marked, placement, balancer and a push of the current fair task "
+     "from the tick only (the 2026 series' push; benchmark-only experiment 2)"),
+    ("K", "capacity", "marked, the marked CPUs' capacity reported as 1 and nothing else "
+     "(all three features off; benchmark-only experiment 1)"),
+    ("D", "hotplug", "CPUs 2-7 offlined by CPU hotplug"),
+    ("L", "cpuset", "CPUs 2-7 taken out of the root cpuset partition (cgroup v2, isolated)"),
     ("E", "2vcpu", "patched, 2-vCPU guest"),
 ]
+# The configurations that take CPUs 2-7 away, and those that mark them.
+METHODS = "CHIJKDL"
+MARKED = "CHIJKL"
+# How long bench-guest.sh lets a reaction take before it counts as never.
+MECH_TIMEOUT_MS = 3000
 # The cost when unused, on QEMU's instruction clock (ACCEL=icount).
 ICOUNT_CONFIGS = [
     ("F", "baseline-icount", "A on the instruction clock"),
@@ -67,20 +80,21 @@ DIAG = [
 ]
 HACKBENCH = [r for r in ROWS if r[0].startswith("hackbench")]
 
+# Reaction, with 16 busy loops (bench-helper mech; ms).
 MECH = [
-    ("mark-write", "write 2-7 to the knob (write returns)"),
-    ("mark-drain", "mark 2-7 -> no busy task on 2-7"),
-    ("hotplug-offline", "offline 2-7 by hotplug (writes return)"),
-    ("clear-write", "clear the knob (write returns)"),
-    ("clear-spread-most", "clear -> busy tasks placed on >= 7 CPUs"),
-    ("clear-spread-all", "clear -> busy tasks placed on all 8 CPUs"),
-    ("clear-ran-most", "clear -> busy tasks ran on >= 7 CPUs"),
-    ("clear-ran-all", "clear -> busy tasks ran on all 8 CPUs"),
-    ("hotplug-online", "online 2-7 by hotplug (writes return)"),
-    ("hotplug-online-spread-most", "online 2-7 -> busy tasks placed on >= 7 CPUs"),
-    ("hotplug-online-spread-all", "online 2-7 -> busy tasks placed on all 8 CPUs"),
-    ("hotplug-online-ran-most", "online 2-7 -> busy tasks ran on >= 7 CPUs"),
-    ("hotplug-online-ran-all", "online 2-7 -> busy tasks ran on all 8 CPUs"),
+    ("apply-write", "take 2-7 away: the writes return (ms)"),
+    ("apply-drain", "take away -> no busy loop left on 2-7 (ms)"),
+    ("remove-write", "give back: the writes return (ms)"),
+    ("remove-spread-all", "give back -> busy loops placed on all 8 CPUs (ms)"),
+    ("remove-ran-most", "give back -> busy loops ran on >= 7 CPUs (ms)"),
+    ("remove-ran-all", "give back -> busy loops ran on all 8 CPUs (ms)"),
+]
+# The switch itself, idle, once per boot.
+SWITCH = [
+    ("switch", "affinity-changed", "threads whose affinity changed after take-away and give-back"),
+    ("switch", "affinity-tasks", "threads compared"),
+    ("switch", "domain-rebuilds", "sched domain builds for one take-away and give-back"),
+    ("switch", "stopper-runs", "stopper (migration/N) runs for one take-away and give-back"),
 ]
 
 
@@ -178,7 +192,15 @@ def main():
         summary[f"{w}/{m}"] = {c: stats(vals(c, w, m)) for c, _, _ in CONFIGS}
     cost = {f"{w}/{m}": {c: stats(vals(c, w, m)) for c, _, _ in ICOUNT_CONFIGS}
             for w, m, _ in COST_ROWS}
-    mech = {m: stats(vals("B", "mech", m)) for m, _ in MECH}
+    for w, m, label in SWITCH:
+        summary[f"{w}/{m}"] = {c: stats(vals(c, w, m)) for c, _, _ in CONFIGS}
+
+    def tmo_count(cfg, m):
+        return sum(1 for r in raw if r["config"] == cfg and r["workload"] == "mech"
+                   and r["metric"] == m and r["value"] == "timeout")
+
+    mech = {m: {c: stats(vals(c, "mech", m)) for c in METHODS} for m, _ in MECH}
+    mech_tmo = {m: {c: tmo_count(c, m) for c in METHODS} for m, _ in MECH}
     timeouts = sum(1 for r in raw if r["workload"] == "mech" and r["value"] == "timeout")
 
     # Comparisons: (id, text, x, y, ratio meaning, goal test or None)
@@ -190,6 +212,20 @@ def main():
         if s and goal:
             ok = goal(s["median"])
         comps.append({"id": cid, "text": text, "ratio": s, "goal": goal_text, "met": ok})
+
+    def add_geo(cid, text, cx, cy, wms):
+        """Per round, the geometric mean of the x/y ratios of several workloads."""
+        per = defaultdict(list)
+        for w, m in wms:
+            x, y = samples.get((cx, w, m), {}), samples.get((cy, w, m), {})
+            for k in set(x) & set(y):
+                if x[k] is not None and y[k] not in (None, 0):
+                    per[k].append(x[k] / y[k])
+        rs = [statistics.geometric_mean(v) for k, v in sorted(per.items()) if len(v) == len(wms)]
+        st = stats(rs)
+        if st:
+            st["samples"] = rs
+        comps.append({"id": cid, "text": text, "ratio": st, "goal": "", "met": None})
 
     for w, m, label, _ in HACKBENCH:
         short = w.replace("hackbench-", "")
@@ -212,17 +248,33 @@ def main():
         ("C", "lock-contention", "time"), ("D", "lock-contention", "time"))
     add("cyclictest/p99-all8-vs-marked", "cyclictest p99 under load: all 8 / marked (B/C)",
         ("B", "cyclictest-load", "p99"), ("C", "cyclictest-load", "p99"))
-    add("mech/offline-vs-mark", "reaction: hotplug offline time / mark-to-drained time",
-        ("B", "mech", "hotplug-offline"), ("B", "mech", "mark-drain"),
+    add("mech/offline-vs-mark", "reaction: hotplug offline writes (D) / mark-to-drained (C)",
+        ("D", "mech", "apply-write"), ("C", "mech", "apply-drain"),
         lambda v: v >= 20, "≥ 20")
-    add("mech/online-vs-clear", "reaction: hotplug online-to-spread / clear-to-spread (all 8)",
-        ("B", "mech", "hotplug-online-spread-all"), ("B", "mech", "clear-spread-all"),
+    add("mech/online-vs-clear", "reaction: hotplug online-to-spread (D) / clear-to-spread (C), all 8",
+        ("D", "mech", "remove-spread-all"), ("C", "mech", "remove-spread-all"),
         lambda v: v >= 20, "≥ 20")
-    add("mech/online-vs-clear-ran", "reaction: hotplug online-to-ran / clear-to-ran (all 8)",
-        ("B", "mech", "hotplug-online-ran-all"), ("B", "mech", "clear-ran-all"),
+    add("mech/online-vs-clear-ran", "reaction: hotplug online-to-ran (D) / clear-to-ran (C), all 8",
+        ("D", "mech", "remove-ran-all"), ("C", "mech", "remove-ran-all"),
         lambda v: v >= 20, "≥ 20")
-    add("mech/online-write-vs-clear", "reaction: hotplug online writes alone / clear-to-spread (all 8)",
-        ("B", "mech", "hotplug-online"), ("B", "mech", "clear-spread-all"))
+    add("mech/online-write-vs-clear", "reaction: hotplug online writes alone (D) / clear-to-spread (C)",
+        ("D", "mech", "remove-write"), ("C", "mech", "remove-spread-all"))
+    add("mech/cpuset-vs-mark", "reaction: cpuset partition to drained (L) / mark to drained (C)",
+        ("L", "mech", "apply-drain"), ("C", "mech", "apply-drain"))
+    # Every other method against the series, round by round: hackbench (the
+    # four variants, geometric mean of their ratios), the mutex, CPU-bound
+    # throughput and cyclictest p99 under load. Above 1: slower than the
+    # series (for throughput: below 1).
+    for c in "HIJKDL":
+        n = CNAME[c]
+        add_geo(f"hackbench/{n}-vs-series", f"hackbench, 4 variants (geometric mean): time {n} / "
+                f"time series ({c}/C)", c, "C", [(w, m) for w, m, _, _ in HACKBENCH])
+        add(f"lock/{n}-vs-series", f"mutex workload: time {n} / time series ({c}/C)",
+            (c, "lock-contention", "time"), ("C", "lock-contention", "time"))
+        add(f"cpu/{n}-vs-series", f"CPU-bound throughput: {n} / series ({c}/C)",
+            (c, "cpu-throughput", "ops-per-s"), ("C", "cpu-throughput", "ops-per-s"))
+        add(f"cyclictest/{n}-vs-series", f"cyclictest p99 under load: {n} / series ({c}/C)",
+            (c, "cyclictest-load", "p99"), ("C", "cyclictest-load", "p99"))
     # The cost when unused is judged on the instruction clock (G/F), where
     # a fraction of a percent is measurable; B/A on the wall clock is
     # shown for reference only.
@@ -263,7 +315,7 @@ def main():
         "summary": summary,
         "cost_icount": cost,
         "mechanism": mech,
-        "mechanism_timeouts": timeouts,
+        "mechanism_timeouts": mech_tmo,
         "comparisons": comps,
         "kernel_text": {k: v for k, v in bloat.items() if k != "bloat_o_meter"},
         "bloat_o_meter": bloat.get("bloat_o_meter", ""),
@@ -280,13 +332,13 @@ def main():
     if facts.get("rounds_planned") and facts.get("rounds") != facts.get("rounds_planned"):
         cut = (f" (of {facts['rounds_planned']} planned: the {facts.get('budget_seconds')} s "
                "time budget stopped the run)")
-    L.append(f"{facts.get('rounds')} round(s){cut}, configurations alternated A B C D E per round, one guest boot "
+    L.append(f"{facts.get('rounds')} round(s){cut}, configurations alternated {' '.join(c for c, _, _ in CONFIGS)} per round, one guest boot "
              f"per configuration and round; QEMU TCG (`{facts.get('qemu', '?')}`), "
              f"{facts.get('nproc')} host CPUs ({facts.get('cpu_model', '?')}), host {facts.get('host_os', '?')} "
              f"kernel {facts.get('host_kernel', '?')}; host load average {facts.get('host_load_start')} at the start, "
              f"{facts.get('host_load_end')} at the end. Guest kernels: patched "
              f"`{facts.get('patched_kernel')}` ({facts.get('patched_commits')} commits on base, HEAD "
-             f"{facts.get('patched_head')}, {facts.get('patched_dirty_files')} uncommitted files), baseline "
+             f"{facts.get('patched_head')}, plus the benchmark-only experiment patch of bench/kernel/), baseline "
              f"`{facts.get('baseline_kernel')}`; both non-debug `config/guest.config`. "
              f"Run time {facts.get('total_seconds')} s (kernel build step {facts.get('build_seconds')} s).")
     L.append("")
@@ -304,17 +356,50 @@ def main():
     for w, m, label, hib in ROWS:
         s = summary[f"{w}/{m}"]
         L.append(f"| {label}{' ↑' if hib else ''} | " + " | ".join(fmt_stats(s[c]) for c, _, _ in CONFIGS) + " |")
+
+    def mech_cell(c, m):
+        if c not in METHODS:
+            return ""
+        st, n_tmo = mech[m][c], mech_tmo[m][c]
+        cell = fmt_stats(st) if st else ""
+        if n_tmo:
+            never = f"never in {MECH_TIMEOUT_MS / 1000:g} s"
+            cell = f"{cell} + {n_tmo}× {never}" if st else f"{never} ({n_tmo}×)"
+        return cell or "-"
+
+    for m, label in MECH:
+        L.append(f"| **reaction**: {label} | " + " | ".join(mech_cell(c, m) for c, _, _ in CONFIGS) + " |")
+    for w, m, label in SWITCH:
+        st = summary[f"{w}/{m}"]
+        L.append(f"| **switch**: {label} | " +
+                 " | ".join(fmt_stats(st[c]) if c in METHODS else "" for c, _, _ in CONFIGS) + " |")
     L.append("")
-    L.append("↑: higher is better; otherwise lower is better.")
+    L.append("↑: higher is better; otherwise lower is better. Reaction: 16 busy loops, polled every 0.1 ms "
+             "through /proc/PID/stat by a SCHED_FIFO observer (\"placed\"), or noted by the loops "
+             "themselves the first time each CPU runs one (\"ran\", which does not depend on when the "
+             f"observer's vCPU gets host time); \"never\" is a drain or spread not reached in "
+             f"{MECH_TIMEOUT_MS / 1000:g} s. Switch: one take-away and give-back in the idle guest; "
+             "domain builds are counted by their debug output (sched/verbose), stopper runs as the "
+             "context switches of the migration/N threads; the affinity of every thread alive before "
+             "and after is compared, with four tasks that wake up every 20 ms, pinned to 2-7, 3, 0,5 and 0-1, among them.")
     L.append("")
+    changed = sorted({r for r in open(os.path.join(run, "affinity.txt"))}
+                     if os.path.exists(os.path.join(run, "affinity.txt")) else [])
+    if changed:
+        L.append("Affinities changed (round, configuration, thread comm: before -> after), as reported:")
+        L.append("")
+        for line in changed[:12]:
+            L.append(f"- {line.strip()}")
+        L.append("")
     if any(summary.get(f"{w}/{m}", {}).get("C") for w, m, _ in DIAG):
         L.append("What CPUs 2-7 do during the four hackbench runs (from /proc/stat and /proc/interrupts):")
         L.append("")
-        L.append("| CPUs 2-7 | A baseline | B unmarked | C marked |")
-        L.append("|---|---|---|---|")
+        dcols = "AB" + MARKED
+        L.append("| CPUs 2-7 | " + " | ".join(f"{c} {CNAME[c]}" for c in dcols) + " |")
+        L.append("|---|" + "---|" * len(dcols))
         for w, m, label in DIAG:
             st = summary[f"{w}/{m}"]
-            L.append(f"| {label} | " + " | ".join(fmt_stats(st[c]) for c in "ABC") + " |")
+            L.append(f"| {label} | " + " | ".join(fmt_stats(st[c]) for c in dcols) + " |")
         L.append("")
     if any(cost[k]["F"] for k in cost):
         L.append(f"Cost when unused on QEMU's instruction clock ({facts.get('icount_rounds')} round(s) "
@@ -329,19 +414,6 @@ def main():
             L.append(f"| {label} | {fmt_stats(st['F'])} | {fmt_stats(st['G'])} | "
                      f"{fmt_stats(ratio('G', w, m, 'F', w, m), ratio=True)} |")
         L.append("")
-    L.append("Mechanism (in B's guest, 16 busy loops; ms). \"Placed\" and draining are polled every "
-             "0.1 ms through /proc/PID/stat by a SCHED_FIFO observer; \"ran\" is noted by the loops "
-             "themselves (the first time each CPU runs one), which does not depend on when the "
-             "observer's own vCPU gets host time:")
-    L.append("")
-    L.append("| step | median (min–max) | n |")
-    L.append("|---|---|---|")
-    for m, text in MECH:
-        s = mech[m]
-        L.append(f"| {text} | {fmt_stats(s)} | {s['n'] if s else 0} |")
-    if timeouts:
-        L.append(f"\n{timeouts} mechanism measurement(s) timed out (5 s) and are left out.")
-    L.append("")
     L.append("Ratios, computed pair by pair within each round, then median (min–max) over the pairs:")
     L.append("")
     L.append("| comparison | ratio | goal | met |")
@@ -365,6 +437,14 @@ def main():
                      "boundary, so this mostly shows the padding)")
         L.append(line + ".")
         L.append("")
+    rpath = os.path.join(run, "retries.tsv")
+    retries = [l.split("\t") for l in open(rpath).read().splitlines()] if os.path.exists(rpath) else []
+    if retries:
+        L.append(f"{len(retries)} boot(s) died before their end and were run again (multi-threaded TCG "
+                 "now and then runs a stale int3 after jump-label patching at boot; consoles kept as "
+                 "`*.failN.log`): " + ", ".join(f"round {r[0]} {r[1]} ({CNAME.get(r[1], '?')})"
+                                             for r in retries) + ".")
+        L.append("")
     if failed:
         L.append("Boots with a non-zero exit or errors (their results, if any, are kept):")
         L.append("")
@@ -384,59 +464,73 @@ def main():
     except ImportError:
         print("bench-report: matplotlib missing, no chart", file=sys.stderr)
         return
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(17, 6.5), gridspec_kw={"width_ratios": [3, 1.3]})
-    rows = [r for r in ROWS if r[1] not in ("max",)]
-    width = 0.16
-    colors = ["#888888", "#1f77b4", "#2ca02c", "#ff7f0e", "#9467bd"]
-    for i, (c, n, _) in enumerate(CONFIGS):
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(17, 11), gridspec_kw={"height_ratios": [3, 2]})
+    rows = [r for r in ROWS if r[0] not in ("pingpong", "pingpong-cpu0") and r[1] not in ("max", "p50")]
+    cfgs = [c for c, _, _ in CONFIGS if c != "B"]
+    width = 0.8 / len(cfgs)
+    cmap = plt.get_cmap("tab10")
+    colors = {c: cmap(i) for i, (c, _, _) in enumerate(CONFIGS)}
+    for i, c in enumerate(cfgs):
         meds, lo, hi = [], [], []
         for w, m, label, hib in rows:
             # Speed relative to B in the same round: higher is better.
-            s = ratio("B", w, m, c, w, m) if not hib else ratio(c, w, m, "B", w, m)
-            if s:
-                meds.append(s["median"])
-                lo.append(s["median"] - s["min"])
-                hi.append(s["max"] - s["median"])
-            else:
-                meds.append(0)
-                lo.append(0)
-                hi.append(0)
-        xs = [j + (i - 2) * width for j in range(len(rows))]
-        ax1.bar(xs, meds, width, yerr=[lo, hi], capsize=2, label=f"{c} {n}", color=colors[i])
+            st = ratio("B", w, m, c, w, m) if not hib else ratio(c, w, m, "B", w, m)
+            meds.append(st["median"] if st else 0)
+            lo.append(st["median"] - st["min"] if st else 0)
+            hi.append(st["max"] - st["median"] if st else 0)
+        xs = [j + (i - (len(cfgs) - 1) / 2) * width for j in range(len(rows))]
+        ax1.bar(xs, meds, width, yerr=[lo, hi], capsize=1.5, label=f"{c} {CNAME[c]}",
+                color=colors[c], error_kw={"linewidth": 0.6})
     ax1.axhline(1.0, color="black", linewidth=0.6)
     ax1.set_yscale("log", base=2)
     ax1.set_xticks(range(len(rows)))
     short = {"hackbench-proc-pipe": "hackbench\nproc pipe", "hackbench-proc-sock": "hackbench\nproc sock",
              "hackbench-thread-pipe": "hackbench\nthread pipe", "hackbench-thread-sock": "hackbench\nthread sock",
-             "lock-contention": "lock\ncontention", "cpu-throughput": "CPU-bound\nthroughput",
-             "pingpong": "ping-pong", "pingpong-cpu0": "ping-pong\nCPU 0", "cyclictest-load": "cyclictest\nloaded"}
-    ax1.set_xticklabels([short.get(w, w) + ("" if m in ("time", "ops-per-s") else f"\n{m.replace('rtt-', '')}")
-                         for w, m, _, _ in rows], fontsize=7)
-    ax1.set_ylabel("performance relative to B (patched, all 8 vCPUs), higher is better (log2)")
+             "lock-contention": "mutex\nworkload", "cpu-throughput": "CPU-bound\nthroughput",
+             "cyclictest-load": "cyclictest\nloaded"}
+    ax1.set_xticklabels([short.get(w, w) + ("" if m in ("time", "ops-per-s") else f"\n{m}")
+                         for w, m, _, _ in rows], fontsize=8)
+    ax1.set_ylabel("performance relative to B (all 8 vCPUs)\nhigher is better (log2)")
     ax1.set_title("Workloads: per-round ratio to B, median and min–max")
-    ax1.legend(fontsize=8)
-    labels, meds, lo, hi, cols = [], [], [], [], []
-    for m, col in (("mark-drain", "#2ca02c"), ("hotplug-offline", "#ff7f0e"),
-                   ("clear-spread-all", "#2ca02c"), ("hotplug-online-spread-all", "#ff7f0e")):
-        s = mech[m]
-        if not s:
-            continue
-        labels.append(m.replace("hotplug-", "hp-").replace("-spread-all", "\n+spread"))
-        meds.append(s["median"])
-        lo.append(s["median"] - s["min"])
-        hi.append(s["max"] - s["median"])
-        cols.append(col)
-    if meds:
-        ax2.bar(range(len(meds)), meds, yerr=[lo, hi], capsize=3, color=cols)
-        ax2.set_xticks(range(len(meds)))
-        ax2.set_xticklabels(labels, fontsize=8)
-        ax2.set_yscale("log")
-    ax2.set_ylabel("ms (log)")
-    ax2.set_title("Mechanism: paravirt mark/clear vs hotplug")
-    fig.suptitle(f"paravirt CPUs, 8-vCPU TCG guest on {facts.get('nproc')} host CPUs, "
+    ax1.legend(fontsize=7, ncol=5)
+
+    # Reaction per method: take away -> drained, give back -> ran on all 8.
+    steps = (("apply-drain", "take away ->\nno busy loop on 2-7"),
+             ("remove-ran-all", "give back ->\nloops ran on all 8"),
+             ("apply-write", "take away:\nwrites return"),
+             ("remove-write", "give back:\nwrites return"))
+    width = 0.8 / len(METHODS)
+    for i, c in enumerate(METHODS):
+        meds, lo, hi, never = [], [], [], []
+        for m, _ in steps:
+            st = mech[m][c]
+            if st:
+                meds.append(st["median"])
+                lo.append(st["median"] - st["min"])
+                hi.append(st["max"] - st["median"])
+                never.append(False)
+            else:
+                never.append(mech_tmo[m][c] > 0)
+                meds.append(MECH_TIMEOUT_MS if never[-1] else 0)
+                lo.append(0)
+                hi.append(0)
+        xs = [j + (i - (len(METHODS) - 1) / 2) * width for j in range(len(steps))]
+        bars = ax2.bar(xs, meds, width, yerr=[lo, hi], capsize=1.5, label=f"{c} {CNAME[c]}",
+                       color=colors[c], error_kw={"linewidth": 0.6})
+        for b, nv in zip(bars, never):
+            if nv:
+                b.set_hatch("//")
+                b.set_alpha(0.45)
+    ax2.set_xticks(range(len(steps)))
+    ax2.set_xticklabels([t for _, t in steps], fontsize=8)
+    ax2.set_yscale("log")
+    ax2.set_ylabel("ms (log); hatched: never,\n" f"cut at {MECH_TIMEOUT_MS / 1000:g} s")
+    ax2.set_title("Reaction with 16 busy loops, per method")
+    ax2.legend(fontsize=7, ncol=7)
+    fig.suptitle(f"Taking CPUs 2-7 of an 8-vCPU TCG guest away, on {facts.get('nproc')} host CPUs, "
                  f"{facts.get('rounds')} rounds ({facts.get('date', '')})", fontsize=10)
     fig.tight_layout()
-    fig.savefig(prefix + ".png", dpi=110)
+    fig.savefig(prefix + ".png", dpi=100)
 
 
 if __name__ == "__main__":

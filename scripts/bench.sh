@@ -1,25 +1,42 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Benchmark the series: the patched kernel against the same configuration
-# without the series, and CPUs 2-7 marked paravirt against the same CPUs
-# offlined by hotplug, in an 8-vCPU guest on this (2-core) machine.
+# Benchmark the series: the ways of taking CPUs 2-7 of an 8-vCPU guest
+# away side by side on this (2-core) machine, the series and the parts of
+# it alone, against CPU hotplug, a cpuset partition and the unpatched
+# kernel.
 #
-# Configurations, run in turn round by round (A B C D E A B C D E ...),
+# Configurations, run in turn round by round (A B C H I J K D L E A B ...),
 # one guest boot each, every workload once per boot:
-#   A baseline  unpatched kernel, 8 vCPUs
-#   B unmarked  patched kernel, 8 vCPUs, nothing marked (+ mechanism timing)
-#   C marked    patched kernel, 8 vCPUs, CPUs 2-7 marked paravirt
-#   D hotplug   patched kernel, 8 vCPUs, CPUs 2-7 offlined by hotplug
+#   A baseline  unpatched kernel, 8 vCPUs, nothing taken away
+#   B all8      patched kernel, 8 vCPUs, nothing taken away
+#   C series    CPUs 2-7 marked paravirt: placement, balancer and push
+#   H lb-only   marked, load balancer only (NO_PARAVIRT_PLACE,
+#               NO_PARAVIRT_PUSH: the s390 group_parked approach)
+#   I no-push   marked, placement and balancer (NO_PARAVIRT_PUSH)
+#   J tick-push marked, placement, balancer and a push of the current fair
+#               task from the tick only (NO_PARAVIRT_PUSH, experiment 2:
+#               the 2026 series' push)
+#   K capacity  marked, capacity of the marked CPUs reported as 1 and
+#               nothing else (all three features off, experiment 1)
+#   D hotplug   CPUs 2-7 offlined by hotplug
+#   L cpuset    CPUs 2-7 taken out of the root cpuset partition (an
+#               isolated cgroup v2 partition)
 #   E 2vcpu     patched kernel, 2 vCPUs (the right-sized guest)
-# and first, for the cost when unused, A and B again on QEMU's instruction
+# Each configuration that takes CPUs away gives them back after the
+# workloads and reports whether any task's affinity changed, the sched
+# domain rebuilds and stopper runs of one switch, and the reaction time
+# (take away -> no busy loop left, give back -> loops on every CPU).
+# First, for the cost when unused, A and B again on QEMU's instruction
 # clock (run-guest.sh ACCEL=icount), where guest time does not depend on
 # the host's load: F baseline-icount, G unmarked-icount (hackbench and
 # the ping-pongs only), alternated over a few rounds of their own.
 #
 # Both kernels are non-debug builds of config/guest.config: the patched
-# one from build/linux into build/obj/bench (build/bzImage-bench), the
-# baseline from a worktree of tag 'base' (build/bench/linux-base) into
-# build/obj/baseline (build/bzImage-baseline). Results go to
+# one from build/linux-bench (build/linux's master plus the benchmark-only
+# experiment patch of bench/kernel/, synced by scripts/test-tree.sh) into
+# build/obj/bench (build/bzImage-bench), the baseline from a worktree of
+# tag 'base' (build/bench/linux-base) into build/obj/baseline
+# (build/bzImage-baseline). Results go to
 # bench/results/latest.{md,json,png} (QUICK=1: quick.{md,json,png}); the
 # guests' consoles and the raw samples to build/bench/runs/<date>/.
 #
@@ -82,10 +99,12 @@ if [ $build = 1 ]; then
 		git -C "$LINUX" worktree prune
 		git -C "$LINUX" worktree add -q --detach "$base_src" base
 	fi
-	# What the patched image is built from: build/linux moves under us.
-	head=$(git -C "$LINUX" rev-parse --short=12 HEAD)
-	dirty=$(git -C "$LINUX" status --porcelain --untracked-files=no | wc -l)
-	"$TOP/scripts/kernel.sh" -s "$LINUX" -O "$BUILD/obj/bench" -o "$patched_img" \
+	# What the patched image is built from: master, plus the
+	# benchmark-only patches, in their own worktree.
+	head=$(git -C "$LINUX" rev-parse --short=12 master)
+	dirty=0
+	LINUX_TEST=$BUILD/linux-bench TEST_PATCHES=$TOP/bench/kernel \
+	"$TOP/scripts/kernel.sh" -T -O "$BUILD/obj/bench" -o "$patched_img" \
 		"$TOP/config/guest.config"
 	printf 'patched_head=%s\npatched_commits=%s\npatched_dirty_files=%s\n' "$head" \
 		"$(git -C "$LINUX" rev-list --count base.."$head")" "$dirty" > "$patched_img.src"
@@ -124,27 +143,49 @@ host_busy() {
 	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
 }
 
-cfgs=(A B C D E)
-declare -A cname=([A]=baseline [B]=unmarked [C]=marked [D]=hotplug [E]=2vcpu
+cfgs=(A B C H I J K D L E)
+declare -A cname=([A]=baseline [B]=all8 [C]=series [H]=lb-only [I]=no-push [J]=tick-push
+		  [K]=capacity [D]=hotplug [L]=cpuset [E]=2vcpu
 		  [F]=baseline-icount [G]=unmarked-icount)
-declare -A ckern=([A]=$base_img [B]=$patched_img [C]=$patched_img [D]=$patched_img [E]=$patched_img
-		  [F]=$base_img [G]=$patched_img)
-declare -A ccpus=([A]=8 [B]=8 [C]=8 [D]=8 [E]=2 [F]=8 [G]=8)
-declare -A cargs=([A]= [B]=-M [C]="-m 2-7" [D]="-o 2-7" [E]= [F]=-u [G]=-u)
+declare -A ckern=([A]=$base_img [F]=$base_img)
+for c in B C H I J K D L E G; do
+	ckern[$c]=$patched_img
+done
+declare -A ccpus=([A]=8 [B]=8 [C]=8 [H]=8 [I]=8 [J]=8 [K]=8 [D]=8 [L]=8 [E]=2 [F]=8 [G]=8)
+declare -A cargs=([A]= [B]= [E]= [F]=-u [G]=-u
+		  [C]="-p mark -M"
+		  [H]="-p mark -M -F NO_PARAVIRT_PLACE,NO_PARAVIRT_PUSH"
+		  [I]="-p mark -M -F NO_PARAVIRT_PUSH"
+		  [J]="-p mark -M -F NO_PARAVIRT_PUSH -X 2"
+		  [K]="-p mark -M -F NO_PARAVIRT_PLACE,NO_PARAVIRT_BALANCE,NO_PARAVIRT_PUSH -X 1"
+		  [D]="-p hotplug -M" [L]="-p cpuset -M")
 declare -A cacc=([F]=icount [G]=icount)
 
 run_config() {	# run_config ROUND CONFIG: one guest boot, its results appended
-	local r=$1 c=$2 con busy0 t0 rc secs other kver errs n
+	local r=$1 c=$2 con busy0 t0 rc secs other kver errs n try
 	con=$run/r$r-$c-${cname[$c]}.log
 	busy0=$(host_busy)
 	t0=$(date +%s.%N)
-	set +e
-	# shellcheck disable=SC2086
-	/usr/bin/time -f '%U %S' -o "$run/cpu.tmp" \
-	env ACCEL="${cacc[$c]:-${ACCEL:-tcg}}" "$TOP/scripts/run-guest.sh" -q -k "${ckern[$c]}" -c "${ccpus[$c]}" -t $tmo \
-		-l "$con" "${files[@]}" -- sh /root/bench-guest.sh ${cargs[$c]} $gflags
-	rc=$?
-	set -e
+	# A boot that dies before the script's end (multi-threaded TCG now
+	# and then runs a stale int3 after jump-label patching at boot, see
+	# README.md) is tried again, twice at most; its console is kept as
+	# *.failN.log and counted in the report.
+	for try in 1 2 3; do
+		set +e
+		# shellcheck disable=SC2086
+		/usr/bin/time -f '%U %S' -o "$run/cpu.tmp" \
+		env ACCEL="${cacc[$c]:-${ACCEL:-tcg}}" "$TOP/scripts/run-guest.sh" -q -k "${ckern[$c]}" -c "${ccpus[$c]}" -t $tmo \
+			-l "$con" "${files[@]}" -- sh /root/bench-guest.sh ${cargs[$c]} $gflags
+		rc=$?
+		set -e
+		tr -d '\r' < "$con" | grep -aq '^@@T end' && break
+		[ $try = 3 ] && break
+		log "round $r $c ${cname[$c]}: the boot died ($(grep -a -m1 -o 'Oops: [a-z0-9]*\|BUG:.*\|panic' "$con" || echo "no end")), again"
+		mv "$con" "${con%.log}.fail$try.log"
+		printf '%s\t%s\t%s\n' "$r" "$c" "$try" >> "$run/retries.tsv"
+		busy0=$(host_busy)
+		t0=$(date +%s.%N)
+	done
 	secs=$(echo "$(date +%s.%N) - $t0" | bc)
 	# Host CPU used by everything but this boot, in cores: the
 	# machine is shared, and TCG guests feel every other job.
@@ -155,6 +196,8 @@ run_config() {	# run_config ROUND CONFIG: one guest boot, its results appended
 	{ tr -d '\r' < "$con" | grep -a '^@@R ' || true; } |
 		sed -n 's/^@@R workload=\([^ ]*\) metric=\([^ ]*\) value=\([^ ]*\) unit=\([^ ]*\)$/\1\t\2\t\3\t\4/p' |
 		sed "s/^/$r\t$c\t/" >> "$samples"
+	{ tr -d '\r' < "$con" | sed -n 's/^@@I affinity changed: */'"round $r $c ${cname[$c]}: "'/p' || true; } \
+		>> "$run/affinity.txt"
 	kver=$(tr -d '\r' < "$con" | sed -n 's/^@@GUEST-START@@ [0-9]* cpus, //p' | head -n1)
 	errs=$(tr -d '\r' < "$con" | sed -n 's/^@@E //p' | tr '\t\n' '  ')
 	printf '%s\t%s\t%s\t%.1f\t%s\t%s\t%s\n' "$r" "$c" "$rc" "$secs" "$other" "$kver" "$errs" >> "$boots"
