@@ -369,6 +369,18 @@ def main():
 
     for m, label in MECH:
         L.append(f"| **reaction**: {label} | " + " | ".join(mech_cell(c, m) for c, _, _ in CONFIGS) + " |")
+    # The cost when unused applies to code: the series' (C to K run the same
+    # kernel, the parts and experiments switched at run time), measured on
+    # the instruction clock (G/F); hotplug and cpuset add none.
+    pp = ratio("G", "pingpong", "rtt-mean", "F", "pingpong", "rtt-mean")
+    hb = [ratio("G", w, m, "F", w, m) for w, m, _ in COST_ROWS if w.startswith("hackbench")]
+    if pp:
+        cell = f"{fmt_stats(pp, ratio=True)}; hackbench " + ", ".join(
+            f"{h['median']:.3f}" for h in hb if h)
+        L.append("| **unused**: patched / unpatched kernel, nothing marked, instruction clock "
+                 "(G/F): cross-CPU ping-pong; hackbench × 4 | " +
+                 " | ".join(cell if c == "C" else "as C (same kernel)" if c in "HIJK" else
+                            "none (no code)" if c in "DL" else "" for c, _, _ in CONFIGS) + " |")
     for w, m, label in SWITCH:
         st = summary[f"{w}/{m}"]
         L.append(f"| **switch**: {label} | " +
