@@ -50,7 +50,8 @@ nohz_prog=paravirt_push_test
 log "running the nohz_full test with nohz_full=2-$((cpus - 1)) (console: $log_nohz)"
 "$TOP/scripts/run-guest.sh" -k "$kernel" -c "$cpus" -t "$tmo" -l "$log_nohz" -q \
 	-a "nohz_full=2-$((cpus - 1))" -f "$out:/root/selftests" -- \
-	sh /root/selftests/run.sh "'$nohz_prog -t nohz_full_task_leaves'"
+	sh /root/selftests/run.sh "'$nohz_prog -t nohz_full_task_leaves'" \
+	"'paravirt_features_test -t push_on_nohz_full'"
 grc_nohz=$?
 # -S: the guest's steal clock reports the host's real run delay of each
 # vCPU (README.md, "Real steal in the test guest"). Only the governor's
