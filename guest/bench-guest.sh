@@ -12,11 +12,11 @@
 #   -F FEATURES    scheduler features to write first, comma-separated
 #                  (NO_PARAVIRT_PUSH,...)
 #   -X N           write N to sched/paravirt_experiment (benchmark kernel)
-#   -M             after the workloads, give the CPUs back and check that
-#                  no task's affinity changed, count the kernel's work for
-#                  one switch (sched domain rebuilds, stopper runs), then
-#                  time the method's reaction with busy loops (bench-helper
-#                  mech)
+#   -M             after the workloads, give the CPUs back; then, for one
+#                  more take-away and give-back, check whether any thread's
+#                  affinity changed and count the kernel's work (sched
+#                  domain rebuilds, stopper runs); then time the method's
+#                  reaction with busy loops (bench-helper mech)
 #   -q             quick: shorter workloads
 #   -u             cost when unused: hackbench and the ping-pongs only
 knob=/sys/kernel/debug/sched/paravirt
@@ -135,17 +135,6 @@ if [ "$method" = cpuset ]; then
 	{ grep -q " $cg cgroup2 " /proc/mounts || mount -t cgroup2 none $cg; } &&
 	echo +cpuset > $cg/cgroup.subtree_control && mkdir $cg/pv &&
 	echo $CPUS > $cg/pv/cpuset.cpus || { echo "@@E cannot set up the cpuset"; exit 1; }
-fi
-if [ -n "$method" ] && [ $mech = 1 ]; then
-	# Tasks with affinities of all kinds, waking up every 20 ms (a task
-	# that sleeps throughout keeps its affinity even through hotplug),
-	# to see whether a method changes them.
-	for a in $CPUS 3 0,5 0-1; do
-		taskset -c $a sh -c 'while :; do usleep 20000; done' &
-		sleepers="$sleepers $!"
-	done
-	sleep 0.2
-	affinities > /tmp/aff.before
 fi
 if [ -n "$method" ]; then
 	[ "$method" != mark ] || [ -e $knob ] || { echo "@@E $knob missing"; exit 1; }
@@ -283,23 +272,23 @@ if [ $cost = 0 ]; then
 fi
 
 if [ -n "$method" ] && [ $mech = 1 ]; then
-	t affinity
 	give_back || err "cannot give CPUs $CPUS back"
 	sleep 0.5
-	affinities > /tmp/aff.after
-	# Threads alive before and after whose affinity differs.
-	awk 'NR == FNR { a[$1] = $3; c[$1] = $2; next }
-	     ($1 in a) { n++; if (a[$1] != $3) { d++; list = list " " c[$1] ":" a[$1] "->" $3 } }
-	     END {
-		printf "@@R workload=switch metric=affinity-changed value=%d unit=count\n", d
-		printf "@@R workload=switch metric=affinity-tasks value=%d unit=count\n", n
-		if (d) print "@@I affinity changed:" list
-	     }' /tmp/aff.before /tmp/aff.after
-	kill $sleepers 2>/dev/null
 
-	t switch-cost
-	# The kernel's own work for one take-away and give-back, idle: sched
-	# domain builds (counted by their debug output) and stopper runs.
+	t switch
+	# One more take-away and give-back, in the otherwise idle guest, with
+	# tasks of affinities of all kinds that wake up every 20 ms (a task
+	# that sleeps throughout keeps its affinity even through hotplug):
+	# whether any thread's affinity changed, and the kernel's own work,
+	# sched domain builds (counted by their debug output) and stopper
+	# runs. The tasks run only now: tasks confined to CPUs 2-7 would
+	# keep them busy during the workloads.
+	for a in $CPUS 3 0,5 0-1; do
+		taskset -c $a sh -c 'while :; do usleep 20000; done' &
+		sleepers="$sleepers $!"
+	done
+	sleep 0.2
+	affinities > /tmp/aff.before
 	echo Y > /sys/kernel/debug/sched/verbose
 	dmesg -c > /dev/null
 	s0=$(stopper_runs)
@@ -311,6 +300,16 @@ if [ -n "$method" ] && [ $mech = 1 ]; then
 	r switch domain-rebuilds "$(dmesg | grep -c 'CPU0 attaching sched-domain')" count
 	r switch stopper-runs $((s1 - s0)) count
 	echo N > /sys/kernel/debug/sched/verbose
+	affinities > /tmp/aff.after
+	kill $sleepers 2>/dev/null
+	# Threads alive before and after whose affinity differs.
+	awk 'NR == FNR { a[$1] = $3; c[$1] = $2; next }
+	     ($1 in a) { n++; if (a[$1] != $3) { d++; list = list " " c[$1] ":" a[$1] "->" $3 } }
+	     END {
+		printf "@@R workload=switch metric=affinity-changed value=%d unit=count\n", d
+		printf "@@R workload=switch metric=affinity-tasks value=%d unit=count\n", n
+		if (d) print "@@I affinity changed:" list
+	     }' /tmp/aff.before /tmp/aff.after
 
 	t mech
 	case $method in
