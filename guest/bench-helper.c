@@ -50,7 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAXCPU 64
+#include "util.h"
+
 #define MAXSPIN 256
 
 static uint64_t now_ns(void)
@@ -150,38 +151,6 @@ static int task_cpu(pid_t pid)
 			field++;
 	}
 	return atoi(p);
-}
-
-/* CPU list "2-7,9" to a bitmap of up to 64 CPUs. */
-static uint64_t parse_list(const char *s)
-{
-	uint64_t m = 0;
-
-	while (*s) {
-		char *e;
-		long a = strtol(s, &e, 10), b = a;
-
-		if (e == s)
-			break;
-		if (*e == '-')
-			b = strtol(e + 1, &e, 10);
-		for (long i = a; i <= b && i < MAXCPU; i++)
-			m |= 1ull << i;
-		s = *e ? e + 1 : e;
-	}
-	return m;
-}
-
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n < 0 ? -errno : 0;
 }
 
 static void nap_us(long us)
@@ -324,7 +293,7 @@ static int hotplug(uint64_t mask, const char *val)
 		if (!(mask & (1ull << c)))
 			continue;
 		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/online", c);
-		if (write_str(path, val)) {
+		if (write_file(path, val)) {
 			fprintf(stderr, "bench-helper: %s <- %s failed\n", path, val);
 			return -1;
 		}
@@ -387,7 +356,7 @@ static int method_do(const struct method *m, uint64_t mask, bool apply)
 {
 	if (!m->path)
 		return hotplug(mask, apply ? "0" : "1");
-	if (write_str(m->path, apply ? m->apply : m->remove)) {
+	if (write_file(m->path, apply ? m->apply : m->remove)) {
 		fprintf(stderr, "bench-helper: %s <- %s failed\n", m->path,
 			apply ? m->apply : m->remove);
 		return -1;

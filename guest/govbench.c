@@ -63,7 +63,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAXCPU 64
+#include "util.h"
+
 #define PV_KNOB "/sys/kernel/debug/sched/paravirt"
 #define PV_SYSFS "/sys/devices/system/cpu/paravirt"
 #define GOV_DIR "/sys/kernel/debug/sched/paravirt_governor"
@@ -106,56 +107,6 @@ static double tsec(uint64_t t)
 	fflush(stdout);					\
 	pthread_mutex_unlock(&out_lock);		\
 } while (0)
-
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return n;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	close(fd);
-	return n < 0 ? -errno : 0;
-}
-
-static uint64_t parse_list(const char *s)
-{
-	uint64_t m = 0;
-
-	while (*s) {
-		char *e;
-		long a, b;
-
-		while (*s == ' ' || *s == '\n')
-			s++;
-		a = strtol(s, &e, 10);
-		if (e == s)
-			break;
-		b = a;
-		if (*e == '-')
-			b = strtol(e + 1, &e, 10);
-		for (long i = a; i <= b && i < MAXCPU; i++)
-			m |= 1ull << i;
-		s = *e ? e + 1 : e;
-	}
-	return m;
-}
 
 static void fmt_list(uint64_t m, char *buf, size_t len)
 {

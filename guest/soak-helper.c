@@ -45,8 +45,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util.h"
+
 #define KNOB "/sys/kernel/debug/sched/paravirt"
-#define MAXCPU 64
 #define MAXBUSY 32
 #define MAXHB 512
 #define FIFO_PRIO 50
@@ -124,29 +125,6 @@ static void nap_us(long us)
 		;
 }
 
-/* CPU list "2-7,9" (or "" / "\n") to a bitmap. */
-static uint64_t parse_list(const char *s)
-{
-	uint64_t m = 0;
-
-	while (*s) {
-		char *e;
-		long a, b;
-
-		while (*s && !isdigit((unsigned char)*s))
-			s++;
-		if (!*s)
-			break;
-		a = b = strtol(s, &e, 10);
-		if (*e == '-')
-			b = strtol(e + 1, &e, 10);
-		for (long i = a; i <= b && i < MAXCPU; i++)
-			m |= 1ull << i;
-		s = e;
-	}
-	return m;
-}
-
 static void format_list(uint64_t m, char *buf, size_t len)
 {
 	size_t n = 0;
@@ -167,43 +145,11 @@ static void format_list(uint64_t m, char *buf, size_t len)
 	}
 }
 
-static int read_file(const char *path, char *buf, size_t len)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = 0;
-	return 0;
-}
-
-static int write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = write(fd, s, strlen(s));
-	if (n < 0) {
-		n = -errno;
-		close(fd);
-		return n;
-	}
-	close(fd);
-	return 0;
-}
-
 static uint64_t online_mask(void)
 {
 	char buf[256];
 
-	if (read_file("/sys/devices/system/cpu/online", buf, sizeof(buf)))
+	if (read_file("/sys/devices/system/cpu/online", buf, sizeof(buf)) < 0)
 		return 1;
 	return parse_list(buf);
 }
@@ -213,7 +159,7 @@ static int cpu_online(int c)
 	char path[64], buf[16];
 
 	snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/online", c);
-	if (read_file(path, buf, sizeof(buf)))
+	if (read_file(path, buf, sizeof(buf)) < 0)
 		return -1;
 	return buf[0] == '1';
 }
@@ -348,7 +294,7 @@ static int find_hackbench(pid_t *pids, int max)
 		if (!isdigit((unsigned char)e->d_name[0]))
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/comm", e->d_name);
-		if (read_file(path, comm, sizeof(comm)))
+		if (read_file(path, comm, sizeof(comm)) < 0)
 			continue;
 		if (!strcmp(comm, "hackbench\n"))
 			pids[n++] = atoi(e->d_name);
@@ -409,7 +355,7 @@ static void knob_write(int have_knob)
 	if (m && (online & m) == online)
 		fail("paravirt write '%s' accepted though it covers every online CPU (%llx)",
 		     list, (unsigned long long)online);
-	if (read_file(KNOB, back, sizeof(back)) || parse_list(back) != m) {
+	if (read_file(KNOB, back, sizeof(back)) < 0 || parse_list(back) != m) {
 		back[strcspn(back, "\n")] = 0;
 		fail("paravirt wrote '%s', reads back '%s'", list, back);
 	}
@@ -535,7 +481,7 @@ static void status_line(int64_t t0)
 	char on[64], mask[256] = "n/a";
 
 	format_list(online_mask(), on, sizeof(on));
-	if (!read_file(KNOB, mask, sizeof(mask)))
+	if (read_file(KNOB, mask, sizeof(mask)) >= 0)
 		mask[strcspn(mask, "\n")] = 0;
 	printf("@@SOAK t=%lld iter=%llu writes=%llu hotplug=%llu affinity=%llu hackbench=%llu fifo=%llu busy0=%llu online=%s paravirt='%s'\n",
 	       (long long)((now_ns() - t0) / NS), (unsigned long long)st.iter,
@@ -724,7 +670,7 @@ int main(int argc, char **argv)
 
 		format_list(online_mask(), on, sizeof(on));
 		format_list(want, all, sizeof(all));
-		if (have_knob && !read_file(KNOB, mask, sizeof(mask)))
+		if (have_knob && read_file(KNOB, mask, sizeof(mask)) >= 0)
 			mask[strcspn(mask, "\n")] = 0;
 		printf("@@SOAK end state: online %s, paravirt '%s'\n", on, mask);
 		if (online_mask() != want)

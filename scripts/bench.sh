@@ -102,12 +102,11 @@ if [ $build = 1 ]; then
 	# What the patched image is built from: master, plus the
 	# benchmark-only patches, in their own worktree.
 	head=$(git -C "$LINUX" rev-parse --short=12 master)
-	dirty=0
 	LINUX_TEST=$BUILD/linux-bench TEST_PATCHES=$TOP/bench/kernel \
 	"$TOP/scripts/kernel.sh" -T -O "$BUILD/obj/bench" -o "$patched_img" \
 		"$TOP/config/guest.config"
-	printf 'patched_head=%s\npatched_commits=%s\npatched_dirty_files=%s\n' "$head" \
-		"$(git -C "$LINUX" rev-list --count base.."$head")" "$dirty" > "$patched_img.src"
+	printf 'patched_head=%s\npatched_commits=%s\n' "$head" \
+		"$(git -C "$LINUX" rev-list --count base.."$head")" > "$patched_img.src"
 	"$TOP/scripts/kernel.sh" -s "$base_src" -O "$BUILD/obj/baseline" -o "$base_img" \
 		"$TOP/config/guest.config"
 fi
