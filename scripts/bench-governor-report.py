@@ -159,7 +159,11 @@ def phase_metrics(b, phase_s, nph):
         steps = None
         t0m = b["info"].get("t0_mono")
         if b["trace"] and isinstance(t0m, float) and conv is not None:
-            steps = sum(1 for e in b["trace"] if start_t < e["ts"] - t0m <= start_t + conv + 0.05)
+            # A step's trace event follows its mask update, which under
+            # overcommit can take tens of ms: allow half a period.
+            slack = b["info"].get("control_ms", 1000) / 2000
+            steps = 0 if conv == 0 else sum(
+                1 for e in b["trace"] if start_t < e["ts"] - t0m <= start_t + conv + slack)
         tot = z["tot"] - a["tot"]
         st = z["st"] - a["st"]
         hst = z.get("hst", 0) - a.get("hst", 0)
